@@ -1,0 +1,252 @@
+"""Exchange Online admin API: `POST /adminapi/beta/{tenant}/InvokeCommand`.
+
+Implements the transport described in /work/shared/reference/exchange-admin-api.md,
+"The transport": bearer token for https://outlook.office365.com, X-AnchorMailbox
+routing header, `{"CmdletInput": {"CmdletName", "Parameters"}}` body, `$select`,
+`Prefer: odata.maxpagesize`, paging by POSTing the same body to the nextLink, the
+error shape, 403 (sometimes with an empty body), and the throttling answers.
+
+Checks run in the order a request meets them: token, tenant, anchor, body,
+role (403), concurrency/faults, $skiptoken, cmdlet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from typing import Any
+
+from aiohttp import web
+
+from sim.cmdlets import run_cmdlet
+from sim.errors import ExchangeError, exchange_error_response, json_response
+from sim.faults import CONCURRENT_LIMIT_MESSAGE, format_retry_after
+from sim.odata import context_url, decode_skiptoken, next_link, page_size, parse_select, query_value
+from sim.records import RequestRecord
+from sim.state import RECORD_KEY, STATE_KEY, SimState
+from sim.tenant import SimTenant
+from sim.tokens import EXCHANGE_RESOURCE, same_resource
+
+routes = web.RouteTableDef()
+
+INVOKE_PATH = "/adminapi/beta/{tenant}/InvokeCommand"
+SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+_ANCHOR = re.compile(r"^(APP|UPN):SystemMailbox\{bb558c35-97f1-4cb9-8ff7-d53741dc928c\}@(.+)$", re.IGNORECASE)
+_NO_ROLE = (
+    "The user or application is not authorized to run this cmdlet: the identity has no "
+    "Exchange role in this organization."
+)
+_WWW_AUTHENTICATE = (
+    'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+    'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+    'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+    'error="invalid_token"'
+)
+
+
+def _transport_error(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    summary: str = "The request was not processed.",
+    headers: dict[str, str] | None = None,
+) -> ExchangeError:
+    """An error raised by the transport itself rather than by a cmdlet."""
+    return ExchangeError(
+        status,
+        code,
+        message,
+        summary=summary,
+        exception_type="Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+        headers=headers,
+    )
+
+
+@routes.post(INVOKE_PATH)
+async def invoke_command(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    segment = request.match_info["tenant"]
+    tenant = state.find_tenant(segment)
+    flight_key = tenant.tenant_id if tenant else segment.lower()
+    in_flight = state.enter(flight_key)
+    try:
+        try:
+            response = await _invoke(request, state, tenant, in_flight)
+        except ExchangeError as err:
+            response = exchange_error_response(err)
+        # Latency model: every answer costs a fixed part plus a part per KB.
+        body = response.body if isinstance(response, web.Response) else None
+        delay = state.faults.latency_s(len(body) if isinstance(body, bytes) else 0)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return response
+    finally:
+        state.leave(flight_key)
+
+
+@routes.get(INVOKE_PATH)
+async def invoke_command_get(request: web.Request) -> web.Response:
+    # The real endpoint is POST-only, also for nextLink pages.
+    return exchange_error_response(
+        _transport_error(
+            405,
+            "MethodNotAllowed",
+            "InvokeCommand only accepts POST; fetch the next page by POSTing the same body to the nextLink.",
+            summary="The requested resource does not support http method 'GET'.",
+            headers={"Allow": "POST"},
+        )
+    )
+
+
+async def _invoke(
+    request: web.Request, state: SimState, tenant: SimTenant | None, in_flight: int
+) -> web.Response:
+    record = request[RECORD_KEY]
+    parsed, body_error = await _parse_body(request, record)
+
+    _check_token(request, state)
+    if tenant is None:
+        raise _transport_error(
+            404,
+            "NotFound",
+            f"The tenant '{request.match_info['tenant']}' could not be found.",
+            summary="Tenant not found",
+        )
+    record.tenant = tenant.tenant_id
+    _check_anchor(request.headers.get("X-AnchorMailbox"), tenant)
+    if parsed is None:
+        raise body_error or _transport_error(400, "BadRequest", "The request body is invalid.")
+    cmdlet, params = parsed
+
+    if tenant.forbidden is not False:
+        if tenant.forbidden == "":
+            return web.Response(status=403)  # seen for real: 403 with no body at all
+        message = tenant.forbidden if isinstance(tenant.forbidden, str) else _NO_ROLE
+        raise _transport_error(403, "Forbidden", message, summary="Access denied")
+
+    query = request.query
+    skiptoken = query_value(query, "$skiptoken")
+    cap = state.faults.max_concurrent_per_tenant
+    if cap is not None and in_flight > cap:
+        raise _transport_error(
+            429, "TooManyRequests", CONCURRENT_LIMIT_MESSAGE, summary=CONCURRENT_LIMIT_MESSAGE
+        )
+    delay, hit = state.faults.take(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if hit is not None:
+        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
+        summary = hit.message if hit.kind == "concurrent_limit" else "The request was not processed."
+        raise _transport_error(hit.status, hit.code, hit.message, summary=summary, headers=headers)
+
+    offset = 0
+    if skiptoken is not None:
+        try:
+            offset = decode_skiptoken(skiptoken)
+        except ValueError:
+            raise _transport_error(
+                400,
+                "BadRequest",
+                f"The $skiptoken '{skiptoken}' is not valid.",
+                summary="Invalid paging token",
+            ) from None
+
+    output = run_cmdlet(tenant, cmdlet, params)
+    select_raw = query_value(query, "$select")
+    size = page_size(request.headers.get("Prefer"))
+    objects = output.page(offset, size, parse_select(select_raw))
+    body: dict[str, Any] = {
+        "@odata.context": context_url(request.url, request.match_info["tenant"], output.type_name),
+        "value": objects,
+    }
+    if offset + size < output.total:
+        body[state.next_link_key] = next_link(request.url, select_raw, offset + size)
+    elif output.warnings:
+        body["@adminapi.warnings"] = output.warnings
+    response = json_response(body)
+    if request.headers.get("Prefer"):
+        response.headers["Preference-Applied"] = f"odata.maxpagesize={size}"
+    return response
+
+
+async def _parse_body(
+    request: web.Request, record: RequestRecord
+) -> tuple[tuple[str, dict[str, Any]] | None, ExchangeError | None]:
+    """(cmdlet, parameters) or the 400 to answer once auth has passed."""
+
+    def bad(message: str) -> tuple[None, ExchangeError]:
+        return None, _transport_error(400, "BadRequest", message, summary="The request body is invalid.")
+
+    raw = await request.read()
+    try:
+        data = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return bad("The request body is not valid JSON.")
+    cmdlet_input = data.get("CmdletInput") if isinstance(data, dict) else None
+    if not isinstance(cmdlet_input, dict):
+        return bad("The request body must be a JSON object with a 'CmdletInput' object.")
+    name = cmdlet_input.get("CmdletName")
+    params = cmdlet_input.get("Parameters", {})
+    if not isinstance(name, str) or not name:
+        return bad("CmdletInput.CmdletName is missing.")
+    record.cmdlet = name
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        return bad("CmdletInput.Parameters must be a JSON object.")
+    record.parameters = params
+    return (name, params), None
+
+
+def _check_token(request: web.Request, state: SimState) -> None:
+    def unauthorized(message: str) -> ExchangeError:
+        return _transport_error(
+            401,
+            "Unauthorized",
+            message,
+            summary="Access denied: the access token is not valid.",
+            headers={"WWW-Authenticate": _WWW_AUTHENTICATE},
+        )
+
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("No bearer token in the Authorization header.")
+    issued = state.tokens.lookup(token.strip())
+    if issued is None:
+        raise unauthorized("The bearer token was not issued by this (simulated) identity platform.")
+    if issued.expires_on <= time.time():
+        raise unauthorized("The bearer token has expired.")
+    if not same_resource(issued.resource, EXCHANGE_RESOURCE):
+        raise unauthorized(
+            f"The bearer token is for resource '{issued.resource}', not '{EXCHANGE_RESOURCE}'."
+        )
+
+
+def _check_anchor(anchor: str | None, tenant: SimTenant) -> None:
+    expected = f"APP:{SYSTEM_MAILBOX}@{tenant.tenant_id}"
+    if not anchor or not anchor.strip():
+        raise _transport_error(
+            400,
+            "BadRequest",
+            f"The X-AnchorMailbox header is missing. The service routes each request by its anchor "
+            f"mailbox; send '{expected}'.",
+            summary="Anchor mailbox missing",
+        )
+    match = _ANCHOR.match(anchor.strip())
+    valid = False
+    if match:
+        kind, where = match.group(1).upper(), match.group(2).lower()
+        targets = (tenant.tenant_id, tenant.initial_domain) if kind == "APP" else (tenant.initial_domain,)
+        valid = where in targets
+    if not valid:
+        raise _transport_error(
+            400,
+            "BadRequest",
+            f"The X-AnchorMailbox header '{anchor}' is invalid for tenant '{tenant.tenant_id}'; send "
+            f"'{expected}' (or UPN:{SYSTEM_MAILBOX}@{tenant.initial_domain}).",
+            summary="Anchor mailbox invalid",
+        )

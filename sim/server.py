@@ -1,0 +1,260 @@
+"""SimServer: the whole simulator on one 127.0.0.1 port, in a background thread.
+
+It plays the managed identity endpoint and the Exchange Online admin API as
+described in /work/shared/reference/exchange-admin-api.md, so product code runs
+unchanged against it with IDENTITY_ENDPOINT/IDENTITY_HEADER pointing at
+`identity_endpoint`/`identity_header` and its Exchange URL set to `exchange_url`.
+
+The aiohttp app runs on its own event loop in a daemon thread so synchronous
+tests and product code on any loop can share one server; everything tests touch
+(tenants, faults, records) is thread-safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from sim.app import build_app
+from sim.faults import Faults
+from sim.records import RequestRecord
+from sim.state import NEXT_LINK_KEYS, SimState
+from sim.tenant import SimTenant
+from sim.tokens import EXCHANGE_RESOURCE
+
+HOST = "127.0.0.1"  # never anything else: the sim must not be reachable from outside
+
+
+class SimServer:
+    """Start with `with SimServer() as sim:` or `start()` / `stop()`."""
+
+    def __init__(
+        self,
+        identity_header: str | None = None,
+        *,
+        port: int = 0,
+        next_link_key: str = "@odata.nextLink",
+        allowed_client_ids: Iterable[str] | None = None,
+        token_lifetime_s: float = 3600.0,
+    ) -> None:
+        self._state = SimState(identity_header=identity_header or secrets.token_urlsafe(24))
+        self._state.token_lifetime_s = token_lifetime_s
+        self.next_link_key = next_link_key
+        self.allowed_client_ids = allowed_client_ids
+        self._requested_port = port
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._thread is not None:
+            raise RuntimeError("SimServer already started")
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._open())
+            except BaseException as exc:  # surfaced to start()'s caller
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self._close())
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="sim-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = self._loop = None
+            raise failure[0]
+        return self
+
+    async def _open(self) -> None:
+        # Short shutdown timeout: a test's stop() should not wait on idle keep-alives.
+        self._runner = web.AppRunner(build_app(self._state), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, HOST, self._requested_port)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        current = asyncio.current_task()
+        pending = [t for t in asyncio.all_tasks() if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.get_running_loop().shutdown_asyncgens()
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and join the thread (idempotent)."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            raise RuntimeError("SimServer thread did not stop")
+        self._thread = self._loop = self._runner = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- where it is -------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("SimServer not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def identity_endpoint(self) -> str:
+        """Value for IDENTITY_ENDPOINT."""
+        return f"{self.url}/msi/token"
+
+    @property
+    def identity_header(self) -> str:
+        """Value for IDENTITY_HEADER (a throwaway local secret)."""
+        return self._state.identity_header
+
+    @property
+    def exchange_url(self) -> str:
+        """Base URL the product appends /adminapi/beta/... to."""
+        return self.url
+
+    # -- tenants -------------------------------------------------------------
+
+    def add_tenant(
+        self,
+        tenant_id: str,
+        initial_domain: str,
+        *,
+        org_smtp_auth_disabled: bool | None = True,
+        forbidden: bool | str = False,
+    ) -> SimTenant:
+        tenant = SimTenant(tenant_id, initial_domain, org_smtp_auth_disabled)
+        tenant.forbidden = forbidden
+        return self._state.add_tenant(tenant)
+
+    def tenant(self, id_or_domain: str) -> SimTenant:
+        """The tenant by GUID or initial domain; KeyError if unknown."""
+        found = self._state.find_tenant(id_or_domain)
+        if found is None:
+            raise KeyError(id_or_domain)
+        return found
+
+    def remove_tenant(self, id_or_domain: str) -> None:
+        self._state.remove_tenant(id_or_domain)
+
+    @property
+    def tenants(self) -> list[SimTenant]:
+        return self._state.tenants()
+
+    # -- knobs -------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self._state.faults
+
+    @property
+    def next_link_key(self) -> str:
+        """ "@odata.nextLink" (default) or "odata.nextLink" (the other spelling seen)."""
+        return self._state.next_link_key
+
+    @next_link_key.setter
+    def next_link_key(self, value: str) -> None:
+        if value not in NEXT_LINK_KEYS:
+            raise ValueError(f"next_link_key must be one of {NEXT_LINK_KEYS}")
+        self._state.next_link_key = value
+
+    @property
+    def allowed_client_ids(self) -> frozenset[str] | None:
+        """Client ids the identity endpoint serves; None = any.
+
+        A request without client_id is the system-assigned identity, reported as
+        `default_client_id`; include that id when restricting if it should work.
+        """
+        return self._state.allowed_client_ids
+
+    @allowed_client_ids.setter
+    def allowed_client_ids(self, value: Iterable[str] | None) -> None:
+        self._state.allowed_client_ids = None if value is None else frozenset(v.lower() for v in value)
+
+    @property
+    def default_client_id(self) -> str:
+        return self._state.default_client_id
+
+    @property
+    def token_lifetime_s(self) -> float:
+        return self._state.token_lifetime_s
+
+    @token_lifetime_s.setter
+    def token_lifetime_s(self, value: float) -> None:
+        self._state.token_lifetime_s = value
+
+    def issue_token(self, resource: str = EXCHANGE_RESOURCE, client_id: str | None = None) -> str:
+        """Mint a token directly (not counted as a token request): for low-level tests."""
+        token, _ = self._state.tokens.mint(
+            resource, client_id or self._state.default_client_id, self._state.token_lifetime_s
+        )
+        return token
+
+    def expire_tokens(self) -> None:
+        """Expire every token minted so far (the next API call gets 401)."""
+        self._state.tokens.expire_all()
+
+    # -- what happened -------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Snapshot of every request so far, in completion order."""
+        return self._state.recorder.requests
+
+    @property
+    def set_calls(self) -> list[RequestRecord]:
+        """Snapshot of the Set-* InvokeCommand requests (any status; check .status)."""
+        return self._state.recorder.set_calls
+
+    @property
+    def token_requests(self) -> int:
+        """How many requests reached the managed identity endpoint."""
+        return self._state.recorder.token_requests
+
+    def reset_records(self) -> None:
+        self._state.recorder.reset()
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "not started"
+        return f"SimServer({where}, tenants={len(self.tenants)})"

@@ -1,0 +1,93 @@
+"""Everything the route modules share: tenants, tokens, faults, records, options.
+
+One SimState lives on the aiohttp app (STATE_KEY); each service module (managed
+identity, Exchange admin API, later Graph pieces) reads it from there, so new
+modules need nothing but their own route table. What each service must do is
+set out in /work/shared/reference/exchange-admin-api.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from sim.faults import Faults
+from sim.records import Recorder, RequestRecord
+from sim.tenant import SimTenant
+from sim.tokens import TokenStore
+
+# Client id reported for the system-assigned identity (no client_id asked for).
+SYSTEM_ASSIGNED_CLIENT_ID = "5c2e8e4b-6f1a-4c57-9d1e-0a3b7f2d9c61"
+NEXT_LINK_KEYS = ("@odata.nextLink", "odata.nextLink")
+
+
+@dataclass
+class SimState:
+    identity_header: str
+    tokens: TokenStore = field(default_factory=TokenStore)
+    faults: Faults = field(default_factory=Faults)
+    recorder: Recorder = field(default_factory=Recorder)
+    allowed_client_ids: frozenset[str] | None = None  # None = any client id
+    default_client_id: str = SYSTEM_ASSIGNED_CLIENT_ID
+    token_lifetime_s: float = 3600.0
+    next_link_key: str = "@odata.nextLink"
+    _tenants: dict[str, SimTenant] = field(default_factory=dict)
+    _in_flight: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- tenants -------------------------------------------------------------
+
+    def add_tenant(self, tenant: SimTenant) -> SimTenant:
+        """Register `tenant`; it replaces any tenant with the same id or initial domain.
+
+        Replacing (rather than refusing) lets tests on a shared server reuse
+        readable domain names with a fresh tenant each time.
+        """
+        with self._lock:
+            for key in (tenant.tenant_id, tenant.initial_domain):
+                old = self._tenants.get(key)
+                if old is not None:
+                    self._drop(old)
+            self._tenants[tenant.tenant_id] = tenant
+            self._tenants[tenant.initial_domain] = tenant
+        return tenant
+
+    def find_tenant(self, id_or_domain: str) -> SimTenant | None:
+        with self._lock:
+            return self._tenants.get(id_or_domain.lower())
+
+    def remove_tenant(self, id_or_domain: str) -> None:
+        with self._lock:
+            tenant = self._tenants.get(id_or_domain.lower())
+            if tenant is None:
+                raise KeyError(id_or_domain)
+            self._drop(tenant)
+
+    def _drop(self, tenant: SimTenant) -> None:
+        for key in (tenant.tenant_id, tenant.initial_domain):
+            if self._tenants.get(key) is tenant:
+                del self._tenants[key]
+
+    def tenants(self) -> list[SimTenant]:
+        with self._lock:
+            return list({id(t): t for t in self._tenants.values()}.values())
+
+    # -- in-flight count per tenant (for the concurrency cap) --------------------
+
+    def enter(self, tenant_id: str) -> int:
+        with self._lock:
+            self._in_flight[tenant_id] += 1
+            return self._in_flight[tenant_id]
+
+    def leave(self, tenant_id: str) -> None:
+        with self._lock:
+            self._in_flight[tenant_id] -= 1
+            if self._in_flight[tenant_id] <= 0:
+                del self._in_flight[tenant_id]  # unknown tenants must not pile up
+
+
+STATE_KEY = web.AppKey("sim_state", SimState)
+RECORD_KEY = web.RequestKey("sim_record", RequestRecord)

@@ -1,0 +1,57 @@
+"""Access tokens the sim mints and later accepts.
+
+Tokens are opaque random strings, never JWT-shaped, so product code cannot
+come to depend on decoding them (real tokens must be treated as opaque too).
+Each is registered with its resource, client id and expiry; the Exchange
+handler accepts only unexpired tokens minted for https://outlook.office365.com
+(/work/shared/reference/exchange-admin-api.md, "The transport").
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+EXCHANGE_RESOURCE = "https://outlook.office365.com"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    resource: str
+    client_id: str
+    expires_on: float  # epoch seconds
+
+
+class TokenStore:
+    """Thread-safe registry of minted tokens."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, IssuedToken] = {}
+
+    def mint(self, resource: str, client_id: str, lifetime_s: float) -> tuple[str, IssuedToken]:
+        token = secrets.token_urlsafe(32)
+        issued = IssuedToken(resource, client_id, time.time() + lifetime_s)
+        with self._lock:
+            self._tokens[token] = issued
+        return token, issued
+
+    def lookup(self, token: str) -> IssuedToken | None:
+        with self._lock:
+            return self._tokens.get(token)
+
+    def expire_all(self) -> None:
+        """Make every minted token expired (to test re-acquisition)."""
+        with self._lock:
+            self._tokens = {t: IssuedToken(i.resource, i.client_id, 0.0) for t, i in self._tokens.items()}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._tokens)
+
+
+def same_resource(a: str, b: str) -> bool:
+    """Resources match ignoring case and one trailing slash."""
+    return a.rstrip("/").lower() == b.rstrip("/").lower()

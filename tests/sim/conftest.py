@@ -1,0 +1,57 @@
+"""Fixtures for the simulator's own contract tests (real HTTP, no mocks).
+
+Names are distinct from the project-wide fixtures in tests/conftest.py so the two
+never shadow each other: one SimServer per session here (`simulator`), a fresh
+tenant per test (`exo_tenant`), and a tiny urllib client for it (`exo`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sim import SimServer, SimTenant
+from tests.sim.exo_http import SEEDED, SEEDED_OVERRIDES, ExoClient, mint_token
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimServer]:
+    with SimServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_sim(simulator: SimServer) -> Iterator[SimServer]:
+    """The session's simulator with no faults, no records and default options."""
+    simulator.faults.clear()
+    simulator.reset_records()
+    simulator.next_link_key = "@odata.nextLink"
+    simulator.allowed_client_ids = None
+    yield simulator
+    simulator.faults.clear()
+    simulator.next_link_key = "@odata.nextLink"
+    simulator.allowed_client_ids = None
+
+
+@pytest.fixture(scope="session")
+def exchange_token(simulator: SimServer) -> str:
+    reply = mint_token(simulator)
+    assert reply.status == 200, reply.raw
+    return reply.json["access_token"]
+
+
+@pytest.fixture
+def exo_tenant(fresh_sim: SimServer) -> Iterator[SimTenant]:
+    """A tenant of its own for each test: 2,500 seeded mailboxes, org SMTP AUTH off."""
+    tenant_id = str(uuid.uuid4())
+    tenant = fresh_sim.add_tenant(tenant_id, f"t{tenant_id[:8]}.onmicrosoft.com")
+    tenant.seed(SEEDED, overrides=SEEDED_OVERRIDES)
+    yield tenant
+    fresh_sim.remove_tenant(tenant_id)
+
+
+@pytest.fixture
+def exo(fresh_sim: SimServer, exo_tenant: SimTenant, exchange_token: str) -> ExoClient:
+    return ExoClient(fresh_sim, exo_tenant, exchange_token)

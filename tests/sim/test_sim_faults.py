@@ -1,0 +1,136 @@
+"""Faults fire for exactly the requests they were armed for, then disappear."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from sim import SimServer
+from sim.faults import CONCURRENT_LIMIT_MESSAGE
+from tests.sim.exo_http import ExoClient
+
+ALL = {"ResultSize": "Unlimited"}
+
+
+def statuses(exo: ExoClient, n: int, cmdlet: str = "Get-TransportConfig") -> list[int]:
+    return [exo.invoke(cmdlet).status for _ in range(n)]
+
+
+def test_throttle_with_retry_after(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.throttle(times=2, retry_after=3)
+
+    first = exo.invoke("Get-TransportConfig")
+    assert first.status == 429
+    assert first.headers["Retry-After"] == "3"
+    assert first.json["error"]["details"][0]["message"]
+    assert statuses(exo, 3) == [429, 200, 200]
+    assert fresh_sim.faults.fired == {"throttle": 2}
+    assert fresh_sim.faults.pending == []
+
+
+def test_throttle_without_retry_after(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.throttle_without_retry_after(times=1)
+
+    reply = exo.invoke("Get-TransportConfig")
+    assert reply.status == 429
+    assert reply.headers.get("Retry-After") is None
+    assert statuses(exo, 1) == [200]
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(503, None), (504, None), (503, 2)])
+def test_unavailable(fresh_sim: SimServer, exo: ExoClient, status: int, retry_after: int | None) -> None:
+    fresh_sim.faults.unavailable(times=1, status=status, retry_after=retry_after)
+
+    reply = exo.invoke("Get-TransportConfig")
+    assert reply.status == status
+    assert reply.headers.get("Retry-After") == (None if retry_after is None else str(retry_after))
+    assert statuses(exo, 1) == [200]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_concurrent_limit(fresh_sim: SimServer, exo: ExoClient, status: int) -> None:
+    fresh_sim.faults.concurrent_limit(times=2, status=status)
+
+    reply = exo.invoke("Get-TransportConfig")
+    assert reply.status == status
+    assert reply.headers.get("Retry-After") is None
+    assert reply.useful_message == CONCURRENT_LIMIT_MESSAGE
+    assert CONCURRENT_LIMIT_MESSAGE in reply.raw.decode()
+    assert statuses(exo, 2) == [status, 200]
+
+
+def test_throttle_on_the_third_page_only(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.throttle(times=1, retry_after=0, only_paged=True, after=1)
+
+    first = exo.invoke("Get-CASMailbox", ALL, select="Guid")
+    second = exo.invoke("Get-CASMailbox", ALL, url=first.json["@odata.nextLink"])
+    link = second.json["@odata.nextLink"]
+    third = exo.invoke("Get-CASMailbox", ALL, url=link)
+    retried = exo.invoke("Get-CASMailbox", ALL, url=link)
+
+    assert [first.status, second.status, third.status, retried.status] == [200, 200, 429, 200]
+    assert third.headers["Retry-After"] == "0"
+    assert len(retried.json["value"]) == 500
+
+
+def test_fault_for_one_cmdlet(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.throttle(times=1, cmdlet="set-casmailbox")
+    guid = exo.tenant.mailbox_at(0).guid
+
+    assert statuses(exo, 2, "Get-TransportConfig") == [200, 200]
+    set_params = {"Identity": guid, "SmtpClientAuthenticationDisabled": True}
+    assert exo.invoke("Set-CASMailbox", set_params).status == 429
+    assert exo.tenant.mailbox(guid).smtp_auth_disabled is None  # type: ignore[union-attr]
+    assert exo.invoke("Set-CASMailbox", set_params).status == 200
+    assert [c.status for c in fresh_sim.set_calls] == [429, 200]
+
+
+def test_slow(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.slow(0.3, times=1)
+
+    started = time.perf_counter()
+    assert exo.invoke("Get-TransportConfig").status == 200
+    assert time.perf_counter() - started >= 0.25
+    assert fresh_sim.faults.fired == {"slow": 1}
+    assert fresh_sim.faults.pending == []
+
+
+def test_latency_model(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.latency(per_request_ms=0, per_kb_ms=0.1)
+    started = time.perf_counter()
+    exo.invoke("Get-CASMailbox", ALL)  # a ~4 MB page of full objects -> ~0.4 s
+    big = time.perf_counter() - started
+
+    fresh_sim.faults.latency(per_request_ms=100, per_kb_ms=0)
+    started = time.perf_counter()
+    exo.invoke("Get-TransportConfig")
+    small = time.perf_counter() - started
+
+    assert big >= 0.25
+    assert small >= 0.09
+
+
+def test_concurrency_cap(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.latency(per_request_ms=300)
+    fresh_sim.faults.limit_concurrency(1)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        replies = list(pool.map(lambda _: exo.invoke("Get-TransportConfig"), range(3)))
+
+    codes = sorted(r.status for r in replies)
+    assert codes.count(200) >= 1
+    assert 429 in codes
+    refused = next(r for r in replies if r.status == 429)
+    assert refused.useful_message == CONCURRENT_LIMIT_MESSAGE
+
+
+def test_clear_disarms_everything(fresh_sim: SimServer, exo: ExoClient) -> None:
+    fresh_sim.faults.throttle(times=5)
+    fresh_sim.faults.latency(per_request_ms=1000)
+    fresh_sim.faults.clear()
+
+    started = time.perf_counter()
+    assert statuses(exo, 1) == [200]
+    assert time.perf_counter() - started < 0.9
