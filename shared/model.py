@@ -1,0 +1,162 @@
+"""The nouns of a check, as plain immutable values.
+
+Everything here is data: no I/O, no clock. The Exchange property being enforced is
+``SmtpClientAuthenticationDisabled``; ``True`` means SMTP AUTH is OFF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    REPORT = "report"
+    REMEDIATE = "remediate"
+
+
+class FindingKind(StrEnum):
+    """Stable strings used in JSON, tables, cards and tests (design contract)."""
+
+    ORG_SETTING_DRIFT = "org-setting-drift"
+    MAILBOX_ENABLED_WITHOUT_EXCEPTION = "mailbox-enabled-without-exception"
+    MAILBOX_EXCEPTION_EXPIRED = "mailbox-exception-expired"
+    EXCEPTION_UNUSED = "exception-unused"
+
+    @property
+    def is_compliance_failure(self) -> bool:
+        # An unused exception is hygiene: worth telling, not a policy breach.
+        return self is not FindingKind.EXCEPTION_UNUSED
+
+
+class Status(StrEnum):
+    COMPLIANT = "compliant"
+    DRIFT = "drift"
+    ERROR = "could-not-check"
+
+
+@dataclass(frozen=True)
+class MailboxException:
+    """An approved per-mailbox SMTP AUTH exception (one desired-state row)."""
+
+    row_key: str
+    mailbox: str
+    mailbox_guid: str | None
+    reason: str
+    approver: str
+    expires: date
+    ticket: str | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        # The expiry date is the last day the exception holds (UTC), inclusive.
+        return now.date() <= self.expires
+
+
+@dataclass(frozen=True)
+class TenantPolicy:
+    """Desired state for one monitored tenant."""
+
+    tenant_id: str
+    initial_domain: str
+    desired_org_disabled: bool = True
+    mode: Mode = Mode.REPORT
+    enabled: bool = True
+    notify_email: tuple[str, ...] = ()
+    notify_teams_setting: str | None = None
+    exceptions: tuple[MailboxException, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSetting:
+    """One CAS mailbox, reduced to what the rules need."""
+
+    guid: str
+    address: str
+    smtp_auth_disabled: bool | None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What Exchange Online said, reduced.
+
+    ``mailboxes`` holds only the mailboxes that matter to the rules: those with an
+    override (non-null) and those named by an exception. ``mailboxes_scanned`` counts
+    every mailbox read, so memory follows the findings, not the tenant size.
+    """
+
+    tenant_id: str
+    org_smtp_auth_disabled: bool
+    mailboxes_scanned: int
+    mailboxes: tuple[MailboxSetting, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: FindingKind
+    target: str
+    actual: bool | None
+    desired: bool | None
+    message: str
+    mailbox_guid: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, str, str]:
+        """Org first, then by kind and mailbox: the order people read them in."""
+        return (list(FindingKind).index(self.kind), self.target.lower(), self.mailbox_guid or "")
+
+    @property
+    def key(self) -> str:
+        """Identity of a finding across runs: same kind on the same object."""
+        if self.kind is FindingKind.ORG_SETTING_DRIFT:
+            return str(self.kind)
+        return f"{self.kind}:{(self.mailbox_guid or self.target).lower()}"
+
+
+class ChangeKind(StrEnum):
+    OPENED = "opened"
+    CHANGED = "changed"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class FindingChange:
+    change: ChangeKind
+    finding: Finding
+
+
+@dataclass(frozen=True)
+class HistoryDiff:
+    """How this run's findings differ from the last run's."""
+
+    opened: tuple[Finding, ...] = ()
+    changed: tuple[Finding, ...] = ()
+    resolved: tuple[Finding, ...] = ()
+    unchanged: tuple[Finding, ...] = ()
+
+    @property
+    def changes(self) -> tuple[FindingChange, ...]:
+        return (
+            tuple(FindingChange(ChangeKind.OPENED, f) for f in self.opened)
+            + tuple(FindingChange(ChangeKind.CHANGED, f) for f in self.changed)
+            + tuple(FindingChange(ChangeKind.RESOLVED, f) for f in self.resolved)
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking one tenant once."""
+
+    tenant_id: str
+    checked_at: datetime
+    status: Status
+    org_desired: bool | None = None
+    org_actual: bool | None = None
+    mailboxes_scanned: int = 0
+    findings: tuple[Finding, ...] = ()
+    error: str | None = None
+    diff: HistoryDiff | None = field(default=None, compare=False)
+
+    @property
+    def compliant(self) -> bool:
+        return self.status is Status.COMPLIANT

@@ -1,0 +1,176 @@
+"""The drift rules: desired state + observation + now -> findings. Pure.
+
+Rules (CISA SCuBA MS.EXO.5.1v1, CIS M365 6.5.4):
+
+* the org value of ``SmtpClientAuthenticationDisabled`` must equal the desired one;
+* a mailbox override ``null`` follows the org, ``true`` is compliant, and ``false``
+  (SMTP AUTH on for that mailbox) needs a live approved exception;
+* an exception is matched by mailbox GUID when it records one, else by address
+  (case-insensitive). A GUID-bound exception does not follow its address to another
+  mailbox: addresses get reused, and the approval was for one mailbox object;
+* a live exception whose mailbox is gone or has no ``false`` override is unused
+  (hygiene, not a compliance failure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from .model import (
+    Finding,
+    FindingKind,
+    MailboxException,
+    MailboxSetting,
+    Observation,
+    Status,
+    TenantPolicy,
+)
+
+
+class ExceptionIndex:
+    """Exceptions looked up by GUID and by address (lower-cased)."""
+
+    def __init__(self, exceptions: Sequence[MailboxException]) -> None:
+        self.by_guid: dict[str, list[MailboxException]] = {}
+        self.by_address: dict[str, list[MailboxException]] = {}
+        for exc in exceptions:
+            if exc.mailbox_guid:
+                self.by_guid.setdefault(exc.mailbox_guid.lower(), []).append(exc)
+            else:
+                self.by_address.setdefault(exc.mailbox.lower(), []).append(exc)
+        # Addresses of GUID-bound exceptions, only to explain a mismatch.
+        self.guid_bound_addresses = {exc.mailbox.lower(): exc for exc in exceptions if exc.mailbox_guid}
+
+    def matching(self, mailbox: MailboxSetting) -> list[MailboxException]:
+        return self.by_guid.get(mailbox.guid.lower(), []) + self.by_address.get(mailbox.address.lower(), [])
+
+    def is_relevant(self, guid: str, address: str, disabled: bool | None) -> bool:
+        """Whether a scanned mailbox must be kept for evaluate()."""
+        return disabled is not None or guid.lower() in self.by_guid or address.lower() in self.by_address
+
+
+def evaluate(policy: TenantPolicy, observed: Observation, now: datetime) -> tuple[Finding, ...]:
+    """Every finding for one tenant, in a stable order."""
+    findings: list[Finding] = []
+    index = ExceptionIndex(policy.exceptions)
+
+    if observed.org_smtp_auth_disabled != policy.desired_org_disabled:
+        findings.append(_org_drift(policy.desired_org_disabled, observed.org_smtp_auth_disabled))
+
+    for mailbox in observed.mailboxes:
+        if mailbox.smtp_auth_disabled is False:
+            finding = _mailbox_override(policy.tenant_id, mailbox, index, now)
+            if finding:
+                findings.append(finding)
+
+    findings.extend(_unused_exceptions(policy, observed.mailboxes, now))
+    findings.sort(key=lambda f: f.sort_key)
+    return tuple(findings)
+
+
+def status_of(findings: Iterable[Finding]) -> Status:
+    if any(f.kind.is_compliance_failure for f in findings):
+        return Status.DRIFT
+    return Status.COMPLIANT
+
+
+def _org_drift(desired: bool, actual: bool) -> Finding:
+    if desired:
+        message = (
+            "SMTP AUTH is ON for the whole organization; policy wants it off. "
+            "Fix: Set-TransportConfig -SmtpClientAuthenticationDisabled $true "
+            "(mailboxes that need it keep it through approved exceptions)."
+        )
+    else:
+        message = (
+            "SMTP AUTH is off for the organization, but this tenant's desired state "
+            "says on. Fix the desired state, or: Set-TransportConfig "
+            "-SmtpClientAuthenticationDisabled $false."
+        )
+    return Finding(
+        kind=FindingKind.ORG_SETTING_DRIFT,
+        target="organization",
+        actual=actual,
+        desired=desired,
+        message=message,
+    )
+
+
+def _mailbox_override(
+    tenant_id: str, mailbox: MailboxSetting, index: ExceptionIndex, now: datetime
+) -> Finding | None:
+    matches = index.matching(mailbox)
+    if any(exc.is_live(now) for exc in matches):
+        return None
+    fix = (
+        f"Fix: Set-CASMailbox -Identity {mailbox.guid} -SmtpClientAuthenticationDisabled $true, "
+        f"or record an approved exception: python -m shared exception add --tenant {tenant_id} "
+        f"--mailbox {mailbox.address} --reason ... --approver ... --expires YYYY-MM-DD"
+    )
+    if matches:
+        latest = max(matches, key=lambda exc: exc.expires)
+        return Finding(
+            kind=FindingKind.MAILBOX_EXCEPTION_EXPIRED,
+            target=mailbox.address,
+            mailbox_guid=mailbox.guid,
+            actual=False,
+            desired=True,
+            message=(
+                f"SMTP AUTH is ON for {mailbox.address}; its exception (approved by "
+                f"{latest.approver}) expired on {latest.expires.isoformat()}. {fix}"
+            ),
+        )
+    hint = ""
+    moved = index.guid_bound_addresses.get(mailbox.address.lower())
+    if moved is not None:
+        hint = (
+            f" An exception names this address but was approved for another mailbox "
+            f"(GUID {moved.mailbox_guid}); re-approve it for this one if intended."
+        )
+    return Finding(
+        kind=FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION,
+        target=mailbox.address,
+        mailbox_guid=mailbox.guid,
+        actual=False,
+        desired=True,
+        message=f"SMTP AUTH is ON for {mailbox.address} without an approved exception.{hint} {fix}",
+    )
+
+
+def _unused_exceptions(
+    policy: TenantPolicy, mailboxes: Iterable[MailboxSetting], now: datetime
+) -> list[Finding]:
+    by_guid = {m.guid.lower(): m for m in mailboxes}
+    by_address = {m.address.lower(): m for m in by_guid.values()}
+    findings: dict[str, Finding] = {}
+    for exc in policy.exceptions:
+        if not exc.is_live(now):
+            continue
+        if exc.mailbox_guid:
+            mailbox = by_guid.get(exc.mailbox_guid.lower())
+        else:
+            mailbox = by_address.get(exc.mailbox.lower())
+        if mailbox is not None and mailbox.smtp_auth_disabled is False:
+            continue
+        if mailbox is None:
+            why = "no such mailbox exists any more"
+        elif mailbox.smtp_auth_disabled is None:
+            why = "the mailbox has no override (it follows the organization)"
+        else:
+            why = "the mailbox's own setting keeps SMTP AUTH off"
+        finding = Finding(
+            kind=FindingKind.EXCEPTION_UNUSED,
+            target=exc.mailbox,
+            mailbox_guid=exc.mailbox_guid,
+            actual=None if mailbox is None else mailbox.smtp_auth_disabled,
+            desired=None,
+            message=(
+                f"The exception for {exc.mailbox} (expires {exc.expires.isoformat()}) is "
+                f"unused: {why}. Remove it: python -m shared exception remove "
+                f"--tenant {policy.tenant_id} --mailbox {exc.mailbox}"
+            ),
+        )
+        # Two rows for one mailbox make one finding, not two alerts.
+        findings.setdefault(finding.key, finding)
+    return list(findings.values())
