@@ -1,0 +1,223 @@
+"""Run history in Table Storage: one row per run, the open findings of the last
+run, and an append-only log of what opened, changed or resolved.
+
+Writes are O(changes): a run that finds what the last one found writes its run row
+and nothing else, however large the tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.data.tables import TransactionOperation
+from azure.data.tables.aio import TableClient
+
+from ..history import diff, fingerprint
+from ..model import CheckResult, Finding, FindingKind, HistoryDiff, Status
+
+_KEY_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+BATCH = 100  # Table Storage transaction limit (one partition)
+MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit
+
+
+def row_key_for(finding_key: str) -> str:
+    return _KEY_FORBIDDEN.sub("_", finding_key)
+
+
+def newest_first_key(at: datetime, seq: int = 0) -> str:
+    """Row keys that sort newest first, so "the last N" is the first page; ``seq``
+    keeps the order of rows written at the same instant."""
+    micros = int(at.timestamp() * 1_000_000)
+    return f"{10**19 - micros:020d}-{seq:06d}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class OpenFinding:
+    finding: Finding
+    first_seen: datetime
+
+
+def finding_entity(tenant: str, finding: Finding, first_seen: datetime) -> dict[str, Any]:
+    entity: dict[str, Any] = {
+        "PartitionKey": tenant,
+        "RowKey": row_key_for(finding.key),
+        "Kind": str(finding.kind),
+        "Target": finding.target,
+        "MailboxGuid": finding.mailbox_guid or "",
+        "Message": finding.message,
+        "FirstSeen": first_seen,
+        "Fingerprint": fingerprint(finding),
+    }
+    # Table Storage has no null: an absent property means "no value".
+    if finding.actual is not None:
+        entity["Actual"] = finding.actual
+    if finding.desired is not None:
+        entity["Desired"] = finding.desired
+    return entity
+
+
+def finding_from_entity(entity: dict[str, Any]) -> Finding:
+    return Finding(
+        kind=FindingKind(entity["Kind"]),
+        target=entity["Target"],
+        mailbox_guid=entity.get("MailboxGuid") or None,
+        actual=entity.get("Actual"),
+        desired=entity.get("Desired"),
+        message=entity.get("Message", ""),
+    )
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "kind": str(finding.kind),
+        "mailbox": finding.target,
+        "actual": finding.actual,
+        "desired": finding.desired,
+    }
+
+
+def _capped_json(items: Sequence[dict[str, Any]]) -> str:
+    """A JSON list that fits in one property; the tail is summarised by a count."""
+    out: list[dict[str, Any]] = []
+    size = 2
+    for i, item in enumerate(items):
+        text = json.dumps(item)
+        if size + len(text) + 64 > MAX_LIST_CHARS:
+            out.append({"more": len(items) - i})
+            break
+        out.append(item)
+        size += len(text) + 1
+    return json.dumps(out)
+
+
+class HistoryStore:
+    def __init__(self, runs: TableClient, findings: TableClient, events: TableClient) -> None:
+        self._runs = runs
+        self._findings = findings
+        self._events = events
+
+    async def open_findings(self, tenant: str) -> dict[str, OpenFinding]:
+        out: dict[str, OpenFinding] = {}
+        async for entity in self._findings.query_entities("PartitionKey eq @pk", parameters={"pk": tenant}):
+            finding = finding_from_entity(dict(entity))
+            out[finding.key] = OpenFinding(finding, entity["FirstSeen"])
+        return out
+
+    async def record(self, result: CheckResult) -> HistoryDiff | None:
+        """Store one run. A run that could not check leaves the open findings alone:
+        not knowing is not the same as resolved."""
+        tenant = result.tenant_id
+        change: HistoryDiff | None = None
+        if result.status is not Status.ERROR:
+            previous = await self.open_findings(tenant)
+            change = diff({k: v.finding for k, v in previous.items()}, result.findings)
+            await self._apply(tenant, change, previous, result.checked_at)
+        await self._runs.create_entity(self._run_entity(result, change))
+        return change
+
+    async def _apply(
+        self, tenant: str, change: HistoryDiff, previous: dict[str, OpenFinding], at: datetime
+    ) -> None:
+        ops: list[TransactionOperation | tuple[Any, ...]] = []
+        for finding in change.opened:
+            ops.append(
+                (TransactionOperation.UPSERT, finding_entity(tenant, finding, at), {"mode": "replace"})
+            )
+        for finding in change.changed:
+            first_seen = previous[finding.key].first_seen
+            ops.append(
+                (
+                    TransactionOperation.UPSERT,
+                    finding_entity(tenant, finding, first_seen),
+                    {"mode": "replace"},
+                )
+            )
+        for finding in change.resolved:
+            ops.append(
+                (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": row_key_for(finding.key)})
+            )
+        await _submit(self._findings, ops)
+
+        events = [
+            {
+                "PartitionKey": tenant,
+                "RowKey": newest_first_key(at, seq),
+                "At": at,
+                "Change": str(item.change),
+                **{
+                    k: v
+                    for k, v in finding_entity(tenant, item.finding, at).items()
+                    if k not in ("PartitionKey", "RowKey")
+                },
+            }
+            for seq, item in enumerate(change.changes)
+        ]
+        await _submit(self._events, [(TransactionOperation.CREATE, e) for e in events])
+
+    def _run_entity(self, result: CheckResult, change: HistoryDiff | None) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for finding in result.findings:
+            counts[str(finding.kind)] = counts.get(str(finding.kind), 0) + 1
+        entity: dict[str, Any] = {
+            "PartitionKey": result.tenant_id,
+            "RowKey": newest_first_key(result.checked_at),
+            "CheckedAt": result.checked_at,
+            "Status": str(result.status),
+            "MailboxesScanned": result.mailboxes_scanned,
+            "FindingCount": len(result.findings),
+            "FindingCounts": json.dumps(counts, sort_keys=True),
+        }
+        if result.org_actual is not None:
+            entity["OrgActual"] = result.org_actual
+        if result.org_desired is not None:
+            entity["OrgDesired"] = result.org_desired
+        if result.error:
+            entity["Error"] = result.error[:MAX_LIST_CHARS]
+        if change is not None:
+            entity.update(
+                Opened=len(change.opened),
+                Changed=len(change.changed),
+                Resolved=len(change.resolved),
+                Unchanged=len(change.unchanged),
+                Changes=_capped_json(
+                    [{"change": str(c.change), **_finding_json(c.finding)} for c in change.changes]
+                ),
+            )
+        return entity
+
+    async def runs(self, tenant: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The last runs, newest first."""
+        return await _newest(self._runs, tenant, limit)
+
+    async def events(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The last finding changes, newest first."""
+        return await _newest(self._events, tenant, limit)
+
+
+async def _newest(table: TableClient, tenant: str, limit: int) -> list[dict[str, Any]]:
+    # Row keys sort newest first, so the first `limit` rows are the newest.
+    out: list[dict[str, Any]] = []
+    async for entity in table.query_entities(
+        "PartitionKey eq @pk", parameters={"pk": tenant}, results_per_page=limit
+    ):
+        out.append(dict(entity))
+        if len(out) >= limit:
+            break
+    return out
+
+
+async def _submit(table: TableClient, ops: Iterable[Any]) -> None:
+    batch: list[Any] = []
+    for op in ops:
+        batch.append(op)
+        if len(batch) == BATCH:
+            await table.submit_transaction(batch)
+            batch = []
+    if batch:
+        await table.submit_transaction(batch)

@@ -1,0 +1,255 @@
+"""Desired-state rows <-> model values. Pure: validation lives here, I/O elsewhere.
+
+The schema is documented for admins in docs/desired-state.md. Rows are edited by
+hand (Storage Explorer), so every field is checked and every error names the
+tenant, the row and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any
+
+from ..model import MailboxException, Mode, TenantPolicy
+
+TENANT_ROW = "tenant"
+EXCEPTION_PREFIX = "exception:"
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOMAIN = re.compile(r"^(?=.{3,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
+_ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{3,253}$")
+_KEY_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+MAX_TEXT = 1024
+
+
+class RowError(ValueError):
+    """A desired-state row is malformed. The message says where and what."""
+
+    def __init__(self, tenant: str, row: str, field_name: str | None, problem: str):
+        where = f"tenant {tenant!r}, row {row!r}" + (f", field {field_name!r}" if field_name else "")
+        super().__init__(f"{where}: {problem}")
+        self.tenant, self.row, self.field, self.problem = tenant, row, field_name, problem
+
+
+@dataclass(frozen=True)
+class TenantLoad:
+    """One tenant's desired state as loaded.
+
+    ``policy`` is set when the tenant row parsed; any error (in it or in an exception
+    row) makes the tenant "could not check": checking against half a policy would
+    raise false alarms, and remediating on it could break an approved mailbox.
+    """
+
+    tenant_id: str
+    policy: TenantPolicy | None
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.policy is not None and not self.errors
+
+    @property
+    def enabled(self) -> bool:
+        # A tenant whose own row is unreadable is reported, not silently skipped.
+        return self.policy is None or self.policy.enabled
+
+
+def is_guid(value: str) -> bool:
+    return bool(_GUID.match(value))
+
+
+def is_domain(value: str) -> bool:
+    return bool(_DOMAIN.match(value))
+
+
+def is_address(value: str) -> bool:
+    return bool(_ADDRESS.match(value))
+
+
+def check_tenant_id(value: str) -> str:
+    value = value.strip()
+    if not (is_guid(value) or is_domain(value)):
+        raise ValueError(f"tenant id must be a GUID or a domain, got {value!r}")
+    return value.lower()
+
+
+def exception_row_key(mailbox_guid: str | None, mailbox: str) -> str:
+    ident = (mailbox_guid or mailbox).lower()
+    return EXCEPTION_PREFIX + _KEY_FORBIDDEN.sub("_", ident)
+
+
+# -- field readers -------------------------------------------------------------
+
+
+class _Row:
+    def __init__(self, entity: Mapping[str, Any]):
+        self.entity = entity
+        self.tenant = str(entity.get("PartitionKey", ""))
+        self.row = str(entity.get("RowKey", ""))
+
+    def error(self, field_name: str | None, problem: str) -> RowError:
+        return RowError(self.tenant, self.row, field_name, problem)
+
+    def text(self, name: str, *, required: bool, default: str | None = None) -> str | None:
+        value = self.entity.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise self.error(name, "is required and missing or empty")
+            return default
+        if not isinstance(value, str):
+            raise self.error(name, f"must be text, got {type(value).__name__}")
+        if len(value) > MAX_TEXT:
+            raise self.error(name, f"is longer than {MAX_TEXT} characters")
+        return value.strip()
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.entity.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, bool):
+            return value
+        # Storage Explorer makes it easy to type a string where a Boolean was meant.
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise self.error(name, f"must be true or false, got {value!r}")
+
+    def day(self, name: str) -> date:
+        value = self.entity.get(name)
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        if value is None or value == "":
+            raise self.error(name, "is required (a date, YYYY-MM-DD)")
+        raise self.error(name, f"must be a date YYYY-MM-DD, got {value!r}")
+
+
+# -- rows -> model -----------------------------------------------------------------
+
+
+def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
+    row = _Row(entity)
+    try:
+        tenant_id = check_tenant_id(row.tenant)
+    except ValueError as exc:
+        raise row.error("PartitionKey", str(exc)) from None
+    domain = row.text("InitialDomain", required=True) or ""
+    if not is_domain(domain):
+        raise row.error("InitialDomain", f"must be a domain like contoso.onmicrosoft.com, got {domain!r}")
+    mode_text = (row.text("Mode", required=False, default="report") or "report").lower()
+    try:
+        mode = Mode(mode_text)
+    except ValueError:
+        raise row.error("Mode", f"must be 'report' or 'remediate', got {mode_text!r}") from None
+    emails = tuple(
+        part.strip()
+        for part in re.split(r"[;,]", row.text("NotifyEmail", required=False) or "")
+        if part.strip()
+    )
+    for address in emails:
+        if not is_address(address):
+            raise row.error("NotifyEmail", f"{address!r} is not an email address")
+    teams = row.text("NotifyTeamsWebhookSetting", required=False)
+    if teams is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", teams):
+        raise row.error(
+            "NotifyTeamsWebhookSetting",
+            "must be the NAME of an app setting that holds the webhook URL (letters, digits, _), "
+            "never the URL itself",
+        )
+    return TenantPolicy(
+        tenant_id=tenant_id,
+        initial_domain=domain.lower(),
+        desired_org_disabled=row.boolean("SmtpClientAuthenticationDisabled", True),
+        mode=mode,
+        enabled=row.boolean("Enabled", True),
+        notify_email=emails,
+        notify_teams_setting=teams,
+    )
+
+
+def parse_exception_row(entity: Mapping[str, Any]) -> MailboxException:
+    row = _Row(entity)
+    mailbox = row.text("Mailbox", required=True) or ""
+    if not is_address(mailbox):
+        raise row.error("Mailbox", f"must be the mailbox's primary SMTP address, got {mailbox!r}")
+    guid = row.text("MailboxGuid", required=False)
+    if guid is not None and not is_guid(guid):
+        raise row.error("MailboxGuid", f"must be a GUID, got {guid!r}")
+    approver = row.text("Approver", required=True) or ""
+    if not is_address(approver):
+        raise row.error("Approver", f"must be the approver's email address, got {approver!r}")
+    return MailboxException(
+        row_key=row.row,
+        mailbox=mailbox.lower(),
+        mailbox_guid=guid.lower() if guid else None,
+        reason=row.text("Reason", required=True) or "",
+        approver=approver,
+        ticket=row.text("Ticket", required=False),
+        expires=row.day("Expires"),
+    )
+
+
+def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
+    """Validate every row and group them per tenant. A bad row spoils only its tenant."""
+    tenants: dict[str, dict[str, Any]] = {}
+    for entity in entities:
+        key = str(entity.get("PartitionKey", "")).lower()
+        slot = tenants.setdefault(key, {"tenant": None, "exceptions": [], "errors": []})
+        row_key = str(entity.get("RowKey", ""))
+        try:
+            if row_key == TENANT_ROW:
+                slot["seen_tenant_row"] = True
+                slot["tenant"] = parse_tenant_row(entity)
+            elif row_key.startswith(EXCEPTION_PREFIX):
+                slot["exceptions"].append(parse_exception_row(entity))
+            else:
+                raise RowError(
+                    key, row_key, "RowKey", f"must be {TENANT_ROW!r} or start with {EXCEPTION_PREFIX!r}"
+                )
+        except RowError as exc:
+            slot["errors"].append(str(exc))
+    loads = []
+    for tenant_id, slot in sorted(tenants.items()):
+        errors = list(slot["errors"])
+        policy: TenantPolicy | None = slot["tenant"]
+        if not slot.get("seen_tenant_row"):
+            errors.append(f"tenant {tenant_id!r}: exception rows but no 'tenant' row")
+        if policy is not None:
+            policy = replace(policy, exceptions=tuple(slot["exceptions"]))
+        loads.append(TenantLoad(tenant_id, policy, tuple(errors)))
+    return loads
+
+
+# -- model -> rows -----------------------------------------------------------------
+
+
+def tenant_entity(policy: TenantPolicy) -> dict[str, Any]:
+    return {
+        "PartitionKey": policy.tenant_id,
+        "RowKey": TENANT_ROW,
+        "InitialDomain": policy.initial_domain,
+        "SmtpClientAuthenticationDisabled": policy.desired_org_disabled,
+        "Mode": str(policy.mode),
+        "Enabled": policy.enabled,
+        "NotifyEmail": ";".join(policy.notify_email),
+        "NotifyTeamsWebhookSetting": policy.notify_teams_setting or "",
+    }
+
+
+def exception_entity(tenant_id: str, exc: MailboxException) -> dict[str, Any]:
+    return {
+        "PartitionKey": tenant_id,
+        "RowKey": exc.row_key,
+        "Mailbox": exc.mailbox,
+        "MailboxGuid": exc.mailbox_guid or "",
+        "Reason": exc.reason,
+        "Approver": exc.approver,
+        "Ticket": exc.ticket or "",
+        "Expires": exc.expires.isoformat(),
+    }

@@ -1,0 +1,54 @@
+"""Table Storage clients and table names, from settings. No keys in Azure: an
+identity-based endpoint uses the managed identity; Azurite uses its connection string."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from ..settings import Settings, SettingsError
+
+
+@dataclass(frozen=True)
+class TableNames:
+    desired: str
+    runs: str
+    findings: str
+    events: str
+
+    @classmethod
+    def with_prefix(cls, prefix: str) -> TableNames:
+        return cls(
+            desired=f"{prefix}Desired",
+            runs=f"{prefix}Runs",
+            findings=f"{prefix}Findings",
+            events=f"{prefix}Events",
+        )
+
+    def all(self) -> tuple[str, ...]:
+        return (self.desired, self.runs, self.findings, self.events)
+
+
+def service_client(settings: Settings, credential: AsyncTokenCredential) -> TableServiceClient:
+    """Azurite or a connection string as given; otherwise the identity-based endpoint
+    with the same credential as everything else (no account key anywhere)."""
+    storage = settings.storage
+    if storage.connection_string:
+        return TableServiceClient.from_connection_string(storage.connection_string)
+    if not storage.table_endpoint:
+        raise SettingsError("no table endpoint configured")
+    return TableServiceClient(storage.table_endpoint, credential=credential)
+
+
+async def ensure_tables(service: TableServiceClient, names: TableNames) -> None:
+    for name in names.all():
+        with contextlib.suppress(ResourceExistsError):
+            await service.create_table(name)
+
+
+def table(service: TableServiceClient, name: str) -> TableClient:
+    return service.get_table_client(name)
