@@ -1,0 +1,30 @@
+"""Azure Functions entry points (Python v2 model). Triggers only: the work is in
+shared.jobs, the same code the CLI and the demo run."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import azure.functions as func
+
+from shared.settings import DEFAULT_SCHEDULE
+
+app = func.FunctionApp()
+log = logging.getLogger("smtpauth")
+
+# The schedule is read when the host indexes functions; app settings are in the
+# environment by then. A default keeps a deployment without the setting working.
+SCHEDULE = os.environ.get("SMTPAUTH_SCHEDULE") or DEFAULT_SCHEDULE
+
+
+@app.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
+async def scheduled_check(timer: func.TimerRequest) -> None:
+    # Imported here: indexing the app stays cheap; the work pays its own imports.
+    from shared.jobs import raise_if_incomplete
+    from shared.jobs import scheduled_check as run_check
+    from shared.settings import Settings
+
+    if timer.past_due:
+        log.warning("timer is past due; checking now")
+    raise_if_incomplete(await run_check(Settings.from_env()))

@@ -1,0 +1,286 @@
+"""``python -m shared``: manage desired state and run checks from a workstation.
+
+Exit codes (design contract): 0 compliant / done, 1 drift found, 2 could not check
+or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Any
+
+from azure.core.exceptions import AzureError
+
+from . import report
+from .engine import Services, check_tenants, utc_now
+from .identity import workstation_credential
+from .model import MailboxException, Mode, TenantPolicy
+from .services import open_services
+from .settings import Settings, SettingsError
+from .store.rows import check_tenant_id, exception_row_key, is_address, is_domain
+
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line; the message says what and where."""
+
+
+def _tenant_arg(value: str) -> str:
+    try:
+        return check_tenant_id(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _date_arg(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _address_arg(value: str) -> str:
+    if not is_address(value):
+        raise argparse.ArgumentTypeError(f"expected an email address, got {value!r}")
+    return value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared",
+        description="SMTP AUTH Guard: keep SMTP AUTH off in Exchange Online, with approved exceptions.",
+        epilog="Settings come from the environment: AzureWebJobsStorage, SMTPAUTH_EXCHANGE_URL, "
+        "SMTPAUTH_GRAPH_URL, SMTPAUTH_HOME_TENANT, AZURE_CLIENT_ID. Exit codes: 0 compliant, "
+        "1 drift found, 2 could not check or bad input.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="check tenants now and record the run")
+    check.add_argument("--tenant", type=_tenant_arg, help="only this tenant (GUID or initial domain)")
+    check.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
+
+    tenant = commands.add_parser("tenant", help="monitored tenants").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = tenant.add_parser("add", help="monitor a tenant (or update its row)")
+    add.add_argument("--tenant", type=_tenant_arg, required=True, help="tenant GUID")
+    add.add_argument("--domain", required=True, help="initial domain, e.g. contoso.onmicrosoft.com")
+    add.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.REPORT.value)
+    add.add_argument(
+        "--allow-org-smtp-auth",
+        action="store_true",
+        help="desired org value: SMTP AUTH ON for the organization (against policy; default off)",
+    )
+    add.add_argument("--notify-email", action="append", default=[], type=_address_arg, metavar="ADDRESS")
+    add.add_argument(
+        "--teams-webhook-setting", metavar="NAME", help="name of the app setting that holds the webhook URL"
+    )
+    add.add_argument("--disabled", action="store_true", help="keep the row but do not check the tenant")
+    tenant.add_parser("list", help="list monitored tenants")
+    remove = tenant.add_parser("remove", help="stop monitoring a tenant (deletes its exceptions too)")
+    remove.add_argument("--tenant", type=_tenant_arg, required=True)
+
+    exc = commands.add_parser("exception", help="approved per-mailbox exceptions").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    eadd = exc.add_parser("add", help="approve SMTP AUTH for one mailbox until a date")
+    eadd.add_argument("--tenant", type=_tenant_arg, required=True)
+    eadd.add_argument("--mailbox", type=_address_arg, required=True, help="the mailbox's address")
+    eadd.add_argument("--reason", required=True, help="why it needs SMTP AUTH (device, app)")
+    eadd.add_argument("--approver", type=_address_arg, required=True, help="who approved it")
+    eadd.add_argument("--ticket", help="change or ticket reference")
+    eadd.add_argument("--expires", type=_date_arg, required=True, help="last day it holds, YYYY-MM-DD (UTC)")
+    elist = exc.add_parser("list", help="list a tenant's exceptions")
+    elist.add_argument("--tenant", type=_tenant_arg, required=True)
+    eremove = exc.add_parser("remove", help="remove a mailbox's exception")
+    eremove.add_argument("--tenant", type=_tenant_arg, required=True)
+    eremove.add_argument("--mailbox", required=True, help="address or GUID")
+
+    hist = commands.add_parser("history", help="recent runs and finding changes of a tenant")
+    hist.add_argument("--tenant", type=_tenant_arg, required=True)
+    hist.add_argument("--limit", type=int, default=10)
+    return parser
+
+
+class _Progress:
+    """Mailboxes read so far, on one terminal line (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.active = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, tenant: str, count: int) -> None:
+        if self.active:
+            sys.stderr.write(f"\r  {tenant}: {count:,} mailboxes read")
+            sys.stderr.flush()
+            self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+            sys.stderr.flush()
+
+
+@asynccontextmanager
+async def _services(settings: Settings) -> AsyncIterator[Services]:
+    credential = workstation_credential(settings.client_id)
+    async with credential, open_services(settings, credential) as services:
+        yield services
+
+
+async def _check(settings: Settings, args: argparse.Namespace) -> int:
+    progress = _Progress()
+    async with _services(settings) as services:
+        results = await check_tenants(
+            services, args.tenant, parallel=settings.max_parallel_tenants, progress=progress
+        )
+    progress.done()
+    if args.tenant and not results:
+        raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
+    if args.json:
+        print(json.dumps(report.document(results), indent=2))
+    else:
+        print(report.text(results), end="")
+    return report.exit_code(results)
+
+
+async def _tenant(settings: Settings, args: argparse.Namespace) -> int:
+    async with _services(settings) as services:
+        if args.action == "add":
+            if not is_domain(args.domain):
+                raise UsageError(
+                    f"--domain must be a domain like contoso.onmicrosoft.com, got {args.domain!r}"
+                )
+            await services.desired.put_tenant(
+                TenantPolicy(
+                    tenant_id=args.tenant,
+                    initial_domain=args.domain.lower(),
+                    desired_org_disabled=not args.allow_org_smtp_auth,
+                    mode=Mode(args.mode),
+                    enabled=not args.disabled,
+                    notify_email=tuple(args.notify_email),
+                    notify_teams_setting=args.teams_webhook_setting,
+                )
+            )
+            print(f"tenant {args.tenant} ({args.domain}) monitored in {args.mode} mode")
+        elif args.action == "list":
+            rows = [("TENANT", "DOMAIN", "MODE", "ENABLED", "EXCEPTIONS", "PROBLEMS")]
+            for load in await services.desired.load():
+                p = load.policy
+                rows.append(
+                    (
+                        load.tenant_id,
+                        p.initial_domain if p else "?",
+                        str(p.mode) if p else "?",
+                        ("yes" if p.enabled else "no") if p else "?",
+                        str(len(p.exceptions)) if p else "?",
+                        "; ".join(load.errors) or "-",
+                    )
+                )
+            print("\n".join(report.table(rows)) if len(rows) > 1 else "no tenants monitored")
+        else:
+            removed = await services.desired.remove_tenant(args.tenant)
+            if not removed:
+                raise UsageError(f"tenant {args.tenant} has no rows")
+            print(f"tenant {args.tenant} removed ({removed} row(s))")
+    return EXIT_OK
+
+
+async def _exception(settings: Settings, args: argparse.Namespace) -> int:
+    async with _services(settings) as services:
+        loads = await services.desired.load(args.tenant)
+        if not loads or loads[0].policy is None:
+            raise UsageError(
+                f"tenant {args.tenant} has no tenant row: add it first with python -m shared tenant add"
+            )
+        load, policy = loads[0], loads[0].policy
+        if args.action == "add":
+            today = utc_now().date()
+            if args.expires < today:
+                raise UsageError(f"--expires {args.expires} is in the past (today is {today} UTC)")
+            mailbox = await services.exchange.find_mailbox(args.tenant, args.mailbox)
+            if mailbox is None:
+                raise UsageError(f"no mailbox {args.mailbox!r} in tenant {args.tenant}")
+            exc = MailboxException(
+                row_key=exception_row_key(mailbox.guid, mailbox.address),
+                mailbox=mailbox.address.lower(),
+                mailbox_guid=mailbox.guid.lower(),
+                reason=args.reason.strip(),
+                approver=args.approver,
+                ticket=args.ticket,
+                expires=args.expires,
+            )
+            if not exc.reason:
+                raise UsageError("--reason must not be empty")
+            await services.desired.put_exception(args.tenant, exc)
+            print(f"exception recorded for {exc.mailbox} (GUID {exc.mailbox_guid}) until {exc.expires}")
+        elif args.action == "list":
+            for error in load.errors:
+                print(f"PROBLEM: {error}", file=sys.stderr)
+            rows = [("MAILBOX", "GUID", "EXPIRES", "APPROVER", "TICKET", "REASON")]
+            rows += [
+                (
+                    e.mailbox,
+                    e.mailbox_guid or "-",
+                    e.expires.isoformat(),
+                    e.approver,
+                    e.ticket or "-",
+                    e.reason,
+                )
+                for e in policy.exceptions
+            ]
+            print("\n".join(report.table(rows)) if len(rows) > 1 else "no exceptions")
+        else:
+            removed = await services.desired.remove_exception(args.tenant, args.mailbox)
+            if not removed:
+                raise UsageError(f"no exception for {args.mailbox!r} in tenant {args.tenant}")
+            print(f"removed {removed} exception(s) for {args.mailbox}")
+    return EXIT_OK
+
+
+async def _history(settings: Settings, args: argparse.Namespace) -> int:
+    async with _services(settings) as services:
+        runs = await services.history.runs(args.tenant, args.limit)
+        events = await services.history.events(args.tenant, args.limit)
+    rows = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
+    rows += [
+        (
+            r["CheckedAt"].strftime("%Y-%m-%d %H:%M:%S"),
+            r["Status"],
+            f"{r.get('MailboxesScanned', 0):,}",
+            str(r.get("FindingCount", 0)),
+            str(r.get("Opened", "-")),
+            str(r.get("Resolved", "-")),
+        )
+        for r in runs
+    ]
+    print("\n".join(report.table(rows)) if runs else "no runs recorded")
+    if events:
+        print()
+        rows = [("AT", "CHANGE", "KIND", "MAILBOX")]
+        rows += [(e["At"].strftime("%Y-%m-%d %H:%M:%S"), e["Change"], e["Kind"], e["Target"]) for e in events]
+        print("\n".join(report.table(rows)))
+    return EXIT_OK
+
+
+_HANDLERS: dict[str, Any] = {"check": _check, "tenant": _tenant, "exception": _exception, "history": _history}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return asyncio.run(_HANDLERS[args.command](settings, args))
+    except (UsageError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except AzureError as exc:
+        print(f"error: {exc.message if getattr(exc, 'message', None) else exc}", file=sys.stderr)
+        return EXIT_ERROR

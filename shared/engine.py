@@ -1,0 +1,139 @@
+"""check_tenant(): one tenant, desired -> observed -> findings -> history.
+
+The timer function and the CLI both call check_tenants(); what the demo and the
+tests run is what runs in Azure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from azure.core.exceptions import AzureError
+
+from .exchange import ExchangeClient
+from .model import CheckResult, MailboxSetting, Observation, Status, TenantPolicy
+from .policy import ExceptionIndex, evaluate, status_of
+from .store import DesiredStateStore, HistoryStore, TenantLoad
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """The edges a check talks to; built by shared.services from settings."""
+
+    exchange: ExchangeClient
+    desired: DesiredStateStore
+    history: HistoryStore
+    clock: Callable[[], datetime] = utc_now
+
+
+async def observe(
+    exchange: ExchangeClient, policy: TenantPolicy, progress: Progress | None = None
+) -> Observation:
+    """Read the org switch and every mailbox, keeping only what the rules need.
+
+    Raises on any failed page: a partial list must never be evaluated, or missing
+    mailboxes would look like resolved drift."""
+    tenant = policy.tenant_id
+    org = await exchange.org_smtp_auth_disabled(tenant)
+    index = ExceptionIndex(policy.exceptions)
+    kept: list[MailboxSetting] = []
+    scanned = 0
+    on_page = (lambda n: progress(tenant, n)) if progress else None
+    async for page in exchange.cas_mailbox_pages(tenant, on_page):
+        scanned += len(page)
+        kept.extend(m for m in page if index.is_relevant(m.guid, m.address, m.smtp_auth_disabled))
+    return Observation(tenant, org, scanned, tuple(kept))
+
+
+def _error_result(tenant_id: str, now: datetime, message: str, policy: TenantPolicy | None) -> CheckResult:
+    return CheckResult(
+        tenant_id=tenant_id,
+        checked_at=now,
+        status=Status.ERROR,
+        org_desired=policy.desired_org_disabled if policy else None,
+        error=message,
+    )
+
+
+async def check_tenant(load: TenantLoad, services: Services, progress: Progress | None = None) -> CheckResult:
+    now = services.clock()
+    policy = load.policy
+    if not load.ok or policy is None:
+        result = _error_result(
+            load.tenant_id, now, "desired state is malformed: " + "; ".join(load.errors), policy
+        )
+    else:
+        try:
+            observed = await observe(services.exchange, policy, progress)
+        except AzureError as exc:
+            result = _error_result(load.tenant_id, now, _describe(exc), policy)
+        else:
+            findings = evaluate(policy, observed, now)
+            result = CheckResult(
+                tenant_id=policy.tenant_id,
+                checked_at=now,
+                status=status_of(findings),
+                org_desired=policy.desired_org_disabled,
+                org_actual=observed.org_smtp_auth_disabled,
+                mailboxes_scanned=observed.mailboxes_scanned,
+                findings=findings,
+            )
+    change = await services.history.record(result)
+    _log(result)
+    return replace(result, diff=change)
+
+
+def _describe(exc: AzureError) -> str:
+    # azure-core errors carry the service text; never the request headers.
+    return str(exc.message if getattr(exc, "message", None) else exc).strip()
+
+
+def _log(result: CheckResult) -> None:
+    if result.status is Status.ERROR:
+        log.error("tenant %s could not be checked: %s", result.tenant_id, result.error)
+    elif result.status is Status.DRIFT:
+        log.warning(
+            "tenant %s: drift, %d finding(s) in %d mailboxes",
+            result.tenant_id,
+            len(result.findings),
+            result.mailboxes_scanned,
+        )
+    else:
+        log.info("tenant %s: compliant (%d mailboxes)", result.tenant_id, result.mailboxes_scanned)
+
+
+async def check_tenants(
+    services: Services,
+    tenant: str | None = None,
+    *,
+    parallel: int = 4,
+    progress: Progress | None = None,
+) -> list[CheckResult]:
+    """Check every enabled tenant (or one), a few at a time; one failing tenant
+    never stops the others."""
+    loads = [load for load in await services.desired.load(tenant) if tenant or load.enabled]
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(load: TenantLoad) -> CheckResult:
+        async with gate:
+            try:
+                return await check_tenant(load, services, progress)
+            except Exception as exc:  # e.g. history storage down: report, go on
+                log.exception("tenant %s: check failed", load.tenant_id)
+                return _error_result(
+                    load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
+                )
+
+    return list(await asyncio.gather(*(one(load) for load in loads)))

@@ -1,0 +1,112 @@
+"""Check results as text for people and as JSON for scripts. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .model import CheckResult, Status
+
+JSON_VERSION = 1
+
+
+def smtp_auth(disabled: bool | None) -> str:
+    """Say what the property means: SmtpClientAuthenticationDisabled=False is ON."""
+    if disabled is None:
+        return "-"
+    return "off" if disabled else "ON"
+
+
+def result_json(result: CheckResult) -> dict[str, Any]:
+    diff = result.diff
+    return {
+        "tenant": result.tenant_id,
+        "checked_at": result.checked_at.isoformat(),
+        "status": str(result.status),
+        "compliant": result.compliant,
+        # Values of SmtpClientAuthenticationDisabled: true = SMTP AUTH off.
+        "org": {"actual": result.org_actual, "desired": result.org_desired},
+        "mailboxes_scanned": result.mailboxes_scanned,
+        "findings": [
+            {
+                "kind": str(f.kind),
+                "mailbox": f.target,
+                "mailbox_guid": f.mailbox_guid,
+                "actual": f.actual,
+                "desired": f.desired,
+                "message": f.message,
+            }
+            for f in result.findings
+        ],
+        "changes": None
+        if diff is None
+        else {
+            "opened": len(diff.opened),
+            "changed": len(diff.changed),
+            "resolved": len(diff.resolved),
+            "unchanged": len(diff.unchanged),
+        },
+        "error": result.error,
+    }
+
+
+def document(results: Sequence[CheckResult]) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "exit_code": exit_code(results),
+        "results": [result_json(r) for r in results],
+    }
+
+
+def exit_code(results: Sequence[CheckResult]) -> int:
+    """0 compliant, 1 drift found, 2 could not check (a worse state wins)."""
+    if not results or any(r.status is Status.ERROR for r in results):
+        return 2
+    if any(r.status is Status.DRIFT for r in results):
+        return 1
+    return 0
+
+
+def table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
+    lines: list[str] = []
+    for r in results:
+        when = r.checked_at.strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(f"Tenant {r.tenant_id}  checked {when}")
+        if r.status is Status.ERROR:
+            lines.append(f"  COULD NOT CHECK: {r.error}")
+            lines.append("")
+            continue
+        lines.append(
+            f"  {'COMPLIANT' if r.compliant else 'DRIFT'}   org SMTP AUTH {smtp_auth(r.org_actual)} "
+            f"(policy: {smtp_auth(r.org_desired)})   mailboxes scanned: {r.mailboxes_scanned:,}"
+        )
+        if r.findings:
+            rows = [("KIND", "MAILBOX", "SMTP AUTH", "POLICY")]
+            rows += [
+                (str(f.kind), f.target, smtp_auth(f.actual), smtp_auth(f.desired)) for f in r.findings[:limit]
+            ]
+            lines += table(rows)
+            if len(r.findings) > limit:
+                lines.append(f"  ... and {len(r.findings) - limit:,} more (use --json for all)")
+            lines.append("")
+            lines.append("  What to do (one example per kind; --json has the fix for every finding):")
+            seen_kinds = set()
+            for f in r.findings:
+                if f.kind not in seen_kinds:
+                    seen_kinds.add(f.kind)
+                    lines.append(f"  - {f.message}")
+        if r.diff is not None:
+            d = r.diff
+            lines.append(
+                f"  Since the last run: {len(d.opened)} new, {len(d.changed)} changed, "
+                f"{len(d.resolved)} resolved, {len(d.unchanged)} unchanged"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

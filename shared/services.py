@@ -1,0 +1,32 @@
+"""Build the edges of a check from settings: Exchange client, stores. One place,
+used by the timer function, the CLI and the demo alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from azure.core.credentials_async import AsyncTokenCredential
+
+from .engine import Services
+from .exchange import ExchangeClient
+from .settings import Settings
+from .store import DesiredStateStore, HistoryStore, TableNames
+from .store.tables import ensure_tables, service_client
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, credential: AsyncTokenCredential) -> AsyncIterator[Services]:
+    names = TableNames.with_prefix(settings.table_prefix)
+    async with service_client(settings, credential) as tables:
+        await ensure_tables(tables, names)
+        async with ExchangeClient(settings.exchange_url, credential) as exchange:
+            yield Services(
+                exchange=exchange,
+                desired=DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant),
+                history=HistoryStore(
+                    tables.get_table_client(names.runs),
+                    tables.get_table_client(names.findings),
+                    tables.get_table_client(names.events),
+                ),
+            )

@@ -1,0 +1,66 @@
+"""Shared fixtures: Azurite and the simulator on free loopback ports, started once
+per session and stopped after; each test gets its own tables (a fresh prefix)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from sim.azurite import Azurite
+from sim.server import SimServer
+
+HOME_TENANT = "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
+HOME_DOMAIN = "contoso.onmicrosoft.com"
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    with Azurite() as az:
+        yield az
+
+
+@pytest.fixture(scope="session")
+def sim_server() -> Iterator[SimServer]:
+    with SimServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sim(sim_server: SimServer) -> Iterator[SimServer]:
+    """The session's simulator with a clean slate: no faults, no records."""
+    sim_server.faults.clear()
+    sim_server.reset_records()
+    yield sim_server
+    sim_server.faults.clear()
+
+
+@pytest.fixture
+def tenant_id() -> str:
+    """A fresh tenant per test, so tests never see each other's mailboxes."""
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, azurite: Azurite, sim: SimServer) -> dict[str, str]:
+    """The app settings a deployment would have, pointed at the local stand-ins."""
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SMTPAUTH_EXCHANGE_URL": sim.url,
+        "SMTPAUTH_GRAPH_URL": sim.url,
+        "SMTPAUTH_TABLE_PREFIX": "T" + uuid.uuid4().hex[:12],
+        "IDENTITY_ENDPOINT": sim.identity_endpoint,
+        "IDENTITY_HEADER": sim.identity_header,
+    }
+    for name in (
+        "SMTPAUTH_HOME_TENANT",
+        "AZURE_CLIENT_ID",
+        "SMTPAUTH_SCHEDULE",
+        "MSI_ENDPOINT",
+        "MSI_SECRET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

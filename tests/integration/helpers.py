@@ -1,0 +1,38 @@
+"""Small helpers for integration tests: services on the test's own tables."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+
+from shared.engine import Services
+from shared.identity import managed_identity
+from shared.model import MailboxException, TenantPolicy
+from shared.services import open_services
+from shared.settings import Settings
+from shared.store.rows import exception_row_key
+
+
+@asynccontextmanager
+async def services() -> AsyncIterator[Services]:
+    settings = Settings.from_env()
+    async with managed_identity(None) as credential, open_services(settings, credential) as svc:
+        yield svc
+
+
+def approved(mailbox, expires: date = date(2099, 1, 1)) -> MailboxException:
+    return MailboxException(
+        row_key=exception_row_key(mailbox.guid, mailbox.address),
+        mailbox=mailbox.address.lower(),
+        mailbox_guid=mailbox.guid.lower(),
+        reason="scan to mail",
+        approver="ciso@contoso.com",
+        expires=expires,
+    )
+
+
+async def monitor(svc: Services, tenant_id: str, domain: str, *exceptions: MailboxException) -> None:
+    await svc.desired.put_tenant(TenantPolicy(tenant_id, domain))
+    for exc in exceptions:
+        await svc.desired.put_exception(tenant_id, exc)

@@ -1,0 +1,131 @@
+"""The admin CLI as a user runs it: a separate process, real settings from the
+environment, Azurite and the simulator behind it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shared", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tenant(sim, tenant_id):
+    t = sim.add_tenant(tenant_id, "cli.onmicrosoft.com")
+    t.seed(50)
+    return t
+
+
+def future(days: int = 30) -> str:
+    return (datetime.now(UTC) + timedelta(days=days)).date().isoformat()
+
+
+def test_exit_codes_follow_compliance(tenant, tenant_id):
+    assert cli("tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com").returncode == 0
+    clean = cli("check", "--tenant", tenant_id)
+    assert clean.returncode == 0, clean.stderr
+    assert "COMPLIANT" in clean.stdout
+
+    printer = tenant.add_mailbox("printer@cli.onmicrosoft.com", smtp_auth_disabled=False)
+    drift = cli("check", "--tenant", tenant_id, "--json")
+    assert drift.returncode == 1, drift.stderr
+    doc = json.loads(drift.stdout)
+    (result,) = doc["results"]
+    assert doc["exit_code"] == 1
+    assert result["tenant"] == tenant_id and result["compliant"] is False
+    assert result["org"] == {"actual": True, "desired": True}
+    assert result["mailboxes_scanned"] == 51
+    (finding,) = result["findings"]
+    assert finding["kind"] == "mailbox-enabled-without-exception"
+    assert finding["mailbox"] == printer.address and finding["mailbox_guid"] == printer.guid
+    assert (finding["actual"], finding["desired"]) == (False, True)
+    assert datetime.fromisoformat(result["checked_at"]).tzinfo is not None
+
+    # Approving it with the CLI resolves the GUID through Exchange and clears the drift.
+    added = cli(
+        "exception", "add", "--tenant", tenant_id, "--mailbox", "PRINTER@cli.onmicrosoft.com",
+        "--reason", "scan to mail", "--approver", "ciso@contoso.com", "--ticket", "CHG-1",
+        "--expires", future(),
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert printer.guid in added.stdout
+    listed = cli("exception", "list", "--tenant", tenant_id)
+    assert printer.guid in listed.stdout and "CHG-1" in listed.stdout
+    again = cli("check", "--tenant", tenant_id)
+    assert again.returncode == 0, again.stdout
+    assert "1 resolved" in again.stdout
+
+
+def test_could_not_check_is_exit_2_with_the_reason(tenant, tenant_id):
+    cli("tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com")
+    tenant.forbidden = "Insufficient privileges: Exchange role missing"
+    out = cli("check", "--tenant", tenant_id, "--json")
+    assert out.returncode == 2
+    (result,) = json.loads(out.stdout)["results"]
+    assert result["status"] == "could-not-check"
+    assert "Exchange role missing" in result["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--mailbox", "ghost@cli.onmicrosoft.com", "--expires", future()],
+            "no mailbox 'ghost@cli.onmicrosoft.com'",
+        ),
+        (["--mailbox", "user00001@cli.onmicrosoft.com", "--expires", "2020-01-01"], "is in the past"),
+        (["--mailbox", "user00001@cli.onmicrosoft.com", "--expires", "soon"], "expected a date YYYY-MM-DD"),
+    ],
+)
+def test_exception_add_refuses_bad_input(tenant, tenant_id, args, message):
+    cli("tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com")
+    out = cli(
+        "exception", "add", "--tenant", tenant_id, "--reason", "r", "--approver", "a@contoso.com", *args
+    )
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "no exceptions" in cli("exception", "list", "--tenant", tenant_id).stdout
+
+
+def test_unknown_tenant_is_a_clear_error(tenant_id):
+    out = cli("check", "--tenant", tenant_id)
+    assert out.returncode == 2 and "is not monitored" in out.stderr
+
+
+def test_tenant_list_and_remove(tenant_id):
+    assert (
+        cli(
+            "tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com", "--mode", "remediate"
+        ).returncode
+        == 0
+    )
+    listed = cli("tenant", "list").stdout
+    assert tenant_id in listed and "remediate" in listed
+    assert cli("tenant", "remove", "--tenant", tenant_id).returncode == 0
+    assert "no tenants monitored" in cli("tenant", "list").stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["check"], ["tenant"], ["tenant", "add"], ["tenant", "list"], ["tenant", "remove"], ["exception"],
+     ["exception", "add"], ["exception", "list"], ["exception", "remove"], ["history"]],
+)  # fmt: skip
+def test_every_command_has_help(command):
+    out = cli(*command, "--help")
+    assert out.returncode == 0 and out.stdout.startswith("usage: python -m shared")

@@ -1,0 +1,140 @@
+"""The Exchange client over real HTTP against the simulator, with the real
+ManagedIdentityCredential getting its tokens from the simulator's endpoint."""
+
+from __future__ import annotations
+
+import pytest
+from azure.identity.aio import ManagedIdentityCredential
+
+from shared.exchange import (
+    ANCHOR_MAILBOX,
+    MAILBOX_PROPERTIES,
+    ExchangeClient,
+    ExchangePermissionError,
+    ExchangeRetryPolicy,
+    ExchangeThrottledError,
+)
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+@pytest.fixture
+async def client(sim):
+    async with ManagedIdentityCredential() as credential, ExchangeClient(sim.url, credential) as exchange:
+        yield exchange
+
+
+def invoke_requests(sim):
+    return [r for r in sim.requests if r.path.endswith("/InvokeCommand")]
+
+
+async def read_all(client, tenant) -> list:
+    out = []
+    async for page in client.cas_mailbox_pages(tenant):
+        out.extend(page)
+    return out
+
+
+async def test_reads_every_mailbox_across_pages_with_select(sim, client, tenant_id):
+    tenant = sim.add_tenant(tenant_id, "paging.onmicrosoft.com")
+    tenant.seed(2500, overrides={3: False, 1500: True, 2499: False})
+    mailboxes = await read_all(client, tenant_id)
+
+    assert len(mailboxes) == 2500
+    assert len({m.guid for m in mailboxes}) == 2500
+    enabled = sorted(m.address for m in mailboxes if m.smtp_auth_disabled is False)
+    assert enabled == sorted([tenant.mailbox_at(3).address, tenant.mailbox_at(2499).address])
+    requests = invoke_requests(sim)
+    assert len(requests) == 3  # 1000 + 1000 + 500: one request per page, nothing else
+    for request in requests:
+        assert request.method == "POST"
+        assert request.cmdlet == "Get-CASMailbox"
+        assert request.query.get("$select") == ",".join(MAILBOX_PROPERTIES)
+    assert "$skiptoken" not in requests[0].query and "$skiptoken" in requests[1].query
+
+
+async def test_sends_bearer_token_and_anchor_and_caches_the_token(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "anchor.onmicrosoft.com").seed(10)
+    assert await client.org_smtp_auth_disabled(tenant_id) is True
+    await read_all(client, tenant_id)
+    requests = invoke_requests(sim)
+    assert len(requests) == 2
+    for request in requests:
+        assert request.bearer
+        assert request.headers["x-anchormailbox"] == ANCHOR_MAILBOX.format(tenant=tenant_id)
+        assert request.headers["prefer"] == "odata.maxpagesize=1000"
+    assert sim.token_requests == 1
+
+
+async def test_accepts_the_other_next_link_spelling(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "spelling.onmicrosoft.com").seed(1500)
+    sim.next_link_key = "odata.nextLink"
+    try:
+        assert len(await read_all(client, tenant_id)) == 1500
+    finally:
+        sim.next_link_key = "@odata.nextLink"
+
+
+async def test_429_with_retry_after_then_success(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "throttle.onmicrosoft.com").seed(2500)
+    sim.faults.throttle(times=1, retry_after=1, only_paged=True)
+    assert len(await read_all(client, tenant_id)) == 2500
+    statuses = [r.status for r in invoke_requests(sim)]
+    assert statuses == [200, 429, 200, 200]
+    throttled, retried = invoke_requests(sim)[1:3]
+    assert retried.query == throttled.query  # the same page again, same body
+    assert retried.at - throttled.at >= 0.9  # waited as Retry-After said
+
+
+@pytest.mark.parametrize(
+    "arm",
+    [
+        lambda f: f.throttle_without_retry_after(times=2),
+        lambda f: f.unavailable(times=2, status=503),
+        lambda f: f.unavailable(times=1, status=504),
+        lambda f: f.concurrent_limit(times=2),
+    ],
+    ids=["bare-429", "503", "504", "concurrent-requests"],
+)
+async def test_transient_errors_are_retried(sim, client, tenant_id, arm):
+    sim.add_tenant(tenant_id, "transient.onmicrosoft.com").seed(5)
+    arm(sim.faults)
+    assert len(await read_all(client, tenant_id)) == 5
+    assert invoke_requests(sim)[-1].status == 200
+
+
+async def test_403_surfaces_the_service_message(sim, client, tenant_id):
+    tenant = sim.add_tenant(tenant_id, "denied.onmicrosoft.com")
+    tenant.forbidden = "The role assigned to application 1234 isn't supported in this scenario."
+    with pytest.raises(ExchangePermissionError) as err:
+        await client.org_smtp_auth_disabled(tenant_id)
+    assert err.value.status_code == 403
+    assert "isn't supported in this scenario" in str(err.value)
+    assert "Get-TransportConfig" in str(err.value) and tenant_id in str(err.value)
+    assert "client-request-id" in str(err.value)
+
+
+async def test_403_with_empty_body_says_what_is_probably_missing(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "empty403.onmicrosoft.com").forbidden = ""
+    with pytest.raises(ExchangePermissionError, match=r"Exchange\.ManageAsApp"):
+        await client.org_smtp_auth_disabled(tenant_id)
+
+
+async def test_throttling_that_never_ends_fails_the_read(sim, tenant_id):
+    sim.add_tenant(tenant_id, "forever.onmicrosoft.com").seed(2500)
+    sim.faults.throttle_without_retry_after(times=50, only_paged=True)
+    async with (
+        ManagedIdentityCredential() as credential,
+        ExchangeClient(sim.url, credential, retry_policy=ExchangeRetryPolicy(retry_total=2)) as client,
+    ):
+        with pytest.raises(ExchangeThrottledError):
+            await read_all(client, tenant_id)
+
+
+async def test_find_mailbox_by_address_or_guid(sim, client, tenant_id):
+    tenant = sim.add_tenant(tenant_id, "find.onmicrosoft.com")
+    added = tenant.add_mailbox("Printer@find.onmicrosoft.com", smtp_auth_disabled=False)
+    found = await client.find_mailbox(tenant_id, "printer@FIND.onmicrosoft.com")
+    assert found is not None and found.guid == added.guid and found.smtp_auth_disabled is False
+    assert (await client.find_mailbox(tenant_id, added.guid)).address == found.address
+    assert await client.find_mailbox(tenant_id, "nobody@find.onmicrosoft.com") is None

@@ -1,0 +1,64 @@
+"""The registered Functions entry points, called as the host would call them."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+from shared.jobs import CheckIncomplete
+from shared.model import TenantPolicy
+
+from .helpers import services
+
+
+def load_app(monkeypatch, schedule: str | None = None):
+    if schedule is None:
+        monkeypatch.delenv("SMTPAUTH_SCHEDULE", raising=False)
+    else:
+        monkeypatch.setenv("SMTPAUTH_SCHEDULE", schedule)
+    sys.modules.pop("function_app", None)
+    module = importlib.import_module("function_app")
+    return {f.get_function_name(): f for f in module.app.get_functions()}
+
+
+def test_timer_binding(monkeypatch):
+    timer = load_app(monkeypatch)["scheduled_check"]
+    (binding,) = json.loads(timer.get_function_json())["bindings"]
+    assert binding["type"] == "timerTrigger"
+    assert binding["schedule"] == "0 */15 * * * *"
+    assert binding["runOnStartup"] is False
+
+
+def test_schedule_comes_from_the_app_setting(monkeypatch):
+    timer = load_app(monkeypatch, "0 0 * * * *")["scheduled_check"]
+    assert json.loads(timer.get_function_json())["bindings"][0]["schedule"] == "0 0 * * * *"
+
+
+@pytest.mark.usefixtures("app_env")
+async def test_timer_function_checks_every_enabled_tenant(monkeypatch, sim, tenant_id):
+    sim.add_tenant(tenant_id, "timer.onmicrosoft.com", org_smtp_auth_disabled=False).seed(20)
+    async with services() as svc:
+        await svc.desired.put_tenant(TenantPolicy(tenant_id, "timer.onmicrosoft.com"))
+    run = load_app(monkeypatch)["scheduled_check"].get_user_function()
+    await run(TimerRequest(past_due=False))
+    async with services() as svc:
+        (last,) = await svc.history.runs(tenant_id)
+    assert last["Status"] == "drift" and last["OrgActual"] is False
+    assert sim.token_requests >= 1  # the managed identity endpoint was used
+
+
+@pytest.mark.usefixtures("app_env")
+async def test_timer_function_fails_visibly_when_a_tenant_cannot_be_checked(monkeypatch, sim, tenant_id):
+    sim.add_tenant(tenant_id, "nope.onmicrosoft.com").forbidden = "denied"
+    async with services() as svc:
+        await svc.desired.put_tenant(TenantPolicy(tenant_id, "nope.onmicrosoft.com"))
+    run = load_app(monkeypatch)["scheduled_check"].get_user_function()
+    with pytest.raises(CheckIncomplete, match=tenant_id):
+        await run(TimerRequest(past_due=True))
+    async with services() as svc:
+        (last,) = await svc.history.runs(tenant_id)
+    assert last["Status"] == "could-not-check" and "denied" in last["Error"]
