@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from .exchange import ExchangeClient
 from .model import CheckResult, MailboxSetting, Observation, Status, TenantPolicy
@@ -97,7 +97,10 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
 
 def _describe(exc: AzureError) -> str:
     # azure-core errors carry the service text; never the request headers.
-    return str(exc.message if getattr(exc, "message", None) else exc).strip()
+    text = str(exc.message if getattr(exc, "message", None) else exc).strip()
+    if isinstance(exc, ClientAuthenticationError):
+        return f"could not get a token for Exchange Online from the identity: {text}"
+    return text
 
 
 def _log(result: CheckResult) -> None:

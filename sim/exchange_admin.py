@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from sim.cmdlets import run_cmdlet
 from sim.errors import ExchangeError, exchange_error_response, json_response
@@ -163,7 +164,12 @@ async def _invoke(
         "value": objects,
     }
     if offset + size < output.total:
-        body[state.next_link_key] = next_link(request.url, select_raw, offset + size)
+        link_base = (
+            URL(state.next_link_origin).join(request.url.relative())
+            if state.next_link_origin
+            else request.url
+        )
+        body[state.next_link_key] = next_link(link_base, select_raw, offset + size)
     elif output.warnings:
         body["@adminapi.warnings"] = output.warnings
     response = json_response(body)

@@ -200,6 +200,15 @@ class SimServer:
         self._state.next_link_key = value
 
     @property
+    def next_link_origin(self) -> str | None:
+        """When set (e.g. "http://127.0.0.2:1"), nextLinks point at that origin."""
+        return self._state.next_link_origin
+
+    @next_link_origin.setter
+    def next_link_origin(self, value: str | None) -> None:
+        self._state.next_link_origin = value
+
+    @property
     def allowed_client_ids(self) -> frozenset[str] | None:
         """Client ids the identity endpoint serves; None = any.
 

@@ -34,6 +34,9 @@ class SimState:
     default_client_id: str = SYSTEM_ASSIGNED_CLIENT_ID
     token_lifetime_s: float = 3600.0
     next_link_key: str = "@odata.nextLink"
+    # Origin to put in nextLinks instead of the request's: a hostile or broken
+    # service, to show the client never follows a link off its endpoint.
+    next_link_origin: str | None = None
     _tenants: dict[str, SimTenant] = field(default_factory=dict)
     _in_flight: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)

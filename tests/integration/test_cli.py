@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -129,3 +130,41 @@ def test_tenant_list_and_remove(tenant_id):
 def test_every_command_has_help(command):
     out = cli(*command, "--help")
     assert out.returncode == 0 and out.stdout.startswith("usage: python -m shared")
+
+
+def test_exception_remove(tenant, tenant_id):
+    cli("tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com")
+    mailbox = tenant.mailbox_at(1)
+    cli("exception", "add", "--tenant", tenant_id, "--mailbox", mailbox.address, "--reason", "r",
+        "--approver", "a@contoso.com", "--expires", future())  # fmt: skip
+    assert cli("exception", "remove", "--tenant", tenant_id, "--mailbox", mailbox.guid).returncode == 0
+    assert "no exceptions" in cli("exception", "list", "--tenant", tenant_id).stdout
+    again = cli("exception", "remove", "--tenant", tenant_id, "--mailbox", mailbox.address)
+    assert again.returncode == 2 and "no exception for" in again.stderr
+
+
+def test_progress_is_shown_on_a_terminal_only(sim, tenant_id):
+    sim.add_tenant(tenant_id, "tty.onmicrosoft.com").seed(2500)
+    cli("tenant", "add", "--tenant", tenant_id, "--domain", "tty.onmicrosoft.com")
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "shared", "check", "--tenant", tenant_id],
+            stdout=subprocess.PIPE, stderr=follower, env=os.environ.copy(), timeout=120, check=False,
+        )  # fmt: skip
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the terminal closed
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    assert proc.returncode == 0
+    assert b"2,500 mailboxes read" in seen
+    assert b"mailboxes read" not in proc.stdout
+    assert "mailboxes read" not in cli("check", "--tenant", tenant_id).stderr  # not a terminal

@@ -3,6 +3,8 @@ ManagedIdentityCredential getting its tokens from the simulator's endpoint."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from azure.identity.aio import ManagedIdentityCredential
 
@@ -11,6 +13,7 @@ from shared.exchange import (
     MAILBOX_PROPERTIES,
     ExchangeClient,
     ExchangePermissionError,
+    ExchangeProtocolError,
     ExchangeRetryPolicy,
     ExchangeThrottledError,
 )
@@ -138,3 +141,28 @@ async def test_find_mailbox_by_address_or_guid(sim, client, tenant_id):
     assert found is not None and found.guid == added.guid and found.smtp_auth_disabled is False
     assert (await client.find_mailbox(tenant_id, added.guid)).address == found.address
     assert await client.find_mailbox(tenant_id, "nobody@find.onmicrosoft.com") is None
+
+
+async def test_never_follows_a_next_link_off_the_exchange_endpoint(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "hostile.onmicrosoft.com").seed(1500)
+    sim.next_link_origin = "http://127.0.0.2:9"
+    try:
+        with pytest.raises(ExchangeProtocolError, match="outside"):
+            await read_all(client, tenant_id)
+    finally:
+        sim.next_link_origin = None
+    assert len(invoke_requests(sim)) == 1  # the token went nowhere else
+
+
+async def test_tokens_and_identity_header_never_reach_the_logs(sim, tenant_id, caplog):
+    sim.add_tenant(tenant_id, "logs.onmicrosoft.com", forbidden="denied").seed(3)
+    caplog.set_level(logging.DEBUG)
+    async with ManagedIdentityCredential() as credential, ExchangeClient(sim.url, credential) as client:
+        token = (await credential.get_token("https://outlook.office365.com/.default")).token
+        with pytest.raises(ExchangePermissionError) as err:
+            await client.org_smtp_auth_disabled(tenant_id)
+    assert sim.token_requests == 1  # the client used the cached token shown above
+    assert "Authorization" in caplog.text  # the request was logged, header name and all
+    for secret in (token, sim.identity_header):
+        assert secret not in caplog.text
+        assert secret not in str(err.value)

@@ -62,3 +62,26 @@ async def test_timer_function_fails_visibly_when_a_tenant_cannot_be_checked(monk
     async with services() as svc:
         (last,) = await svc.history.runs(tenant_id)
     assert last["Status"] == "could-not-check" and "denied" in last["Error"]
+
+
+@pytest.mark.usefixtures("app_env")
+async def test_user_assigned_identity_is_chosen_by_azure_client_id(monkeypatch, sim, tenant_id):
+    sim.add_tenant(tenant_id, "uami.onmicrosoft.com").seed(5)
+    async with services() as svc:
+        await svc.desired.put_tenant(TenantPolicy(tenant_id, "uami.onmicrosoft.com"))
+    run = load_app(monkeypatch)["scheduled_check"].get_user_function()
+    uami = "6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f"
+    sim.allowed_client_ids = [uami]
+    try:
+        monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-0000-0000-000000000000")
+        with pytest.raises(CheckIncomplete):
+            await run(TimerRequest(past_due=False))
+        monkeypatch.setenv("AZURE_CLIENT_ID", uami)
+        await run(TimerRequest(past_due=False))
+    finally:
+        sim.allowed_client_ids = None
+    async with services() as svc:
+        latest, failed = await svc.history.runs(tenant_id)
+    assert failed["Status"] == "could-not-check"
+    assert "could not get a token" in failed["Error"] and "No identity with client_id" in failed["Error"]
+    assert latest["Status"] == "compliant"
