@@ -90,9 +90,9 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
                 mailboxes_scanned=observed.mailboxes_scanned,
                 findings=findings,
             )
-    change = await services.history.record(result)
+    change, previous_status = await services.history.record(result)
     _log(result)
-    return replace(result, diff=change)
+    return replace(result, diff=change, policy=policy, previous_status=previous_status)
 
 
 def _describe(exc: AzureError) -> str:

@@ -156,6 +156,10 @@ class CheckResult:
     findings: tuple[Finding, ...] = ()
     error: str | None = None
     diff: HistoryDiff | None = field(default=None, compare=False)
+    # Filled in by the engine: the policy checked against (None when it could not
+    # be read) and the status of the tenant's previous recorded run (None: first run).
+    policy: TenantPolicy | None = field(default=None, compare=False, repr=False)
+    previous_status: Status | None = field(default=None, compare=False)
 
     @property
     def compliant(self) -> bool:

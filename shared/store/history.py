@@ -109,17 +109,20 @@ class HistoryStore:
             out[finding.key] = OpenFinding(finding, entity["FirstSeen"])
         return out
 
-    async def record(self, result: CheckResult) -> HistoryDiff | None:
-        """Store one run. A run that could not check leaves the open findings alone:
-        not knowing is not the same as resolved."""
+    async def record(self, result: CheckResult) -> tuple[HistoryDiff | None, Status | None]:
+        """Store one run; return its diff with the last successful run and the status
+        of the previous run. A run that could not check leaves the open findings
+        alone (diff None): not knowing is not the same as resolved."""
         tenant = result.tenant_id
+        last = await self.runs(tenant, 1)
+        previous_status = Status(last[0]["Status"]) if last else None
         change: HistoryDiff | None = None
         if result.status is not Status.ERROR:
             previous = await self.open_findings(tenant)
             change = diff({k: v.finding for k, v in previous.items()}, result.findings)
             await self._apply(tenant, change, previous, result.checked_at)
         await self._runs.create_entity(self._run_entity(result, change))
-        return change
+        return change, previous_status
 
     async def _apply(
         self, tenant: str, change: HistoryDiff, previous: dict[str, OpenFinding], at: datetime

@@ -163,3 +163,18 @@ async def test_tenant_of_10000_mailboxes(sim, tenant_id):
     }
     assert {g.lower() for g in flagged} == expected
     assert len([r for r in sim.requests if tenant_id in r.path]) == 11  # 10 pages + org setting
+
+
+async def test_result_carries_policy_and_previous_status(sim, tenant_id):
+    domain = "prev.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, count=5)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain)
+        (first,) = await check_tenants(svc)
+        tenant.forbidden = "denied"
+        (second,) = await check_tenants(svc)
+        tenant.forbidden = False
+        (third,) = await check_tenants(svc)
+    assert first.previous_status is None and first.policy.initial_domain == domain
+    assert second.previous_status is Status.COMPLIANT and second.status is Status.ERROR
+    assert third.previous_status is Status.ERROR and third.status is Status.COMPLIANT
