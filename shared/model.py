@@ -143,6 +143,56 @@ class HistoryDiff:
         )
 
 
+class ActionKind(StrEnum):
+    SET_ORG = "set-org"
+    SET_MAILBOX = "set-mailbox"
+
+
+class ActionStatus(StrEnum):
+    PLANNED = "planned"  # `plan` only: what remediation would do
+    HELD = "held"  # a guard rail stopped it; the reason says which
+    APPLIED = "applied"  # done and read back
+    FAILED = "failed"  # the call failed, or the read-back did not show the change
+
+
+@dataclass(frozen=True)
+class SignInEvidence:
+    """One recent SMTP AUTH sign-in (Graph sign-in logs)."""
+
+    user: str
+    at: datetime
+    ip_address: str
+    app: str = ""
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change remediation wants to make: set SmtpClientAuthenticationDisabled
+    from ``before`` to ``after`` on the organization or one mailbox."""
+
+    kind: ActionKind
+    target: str
+    before: bool | None
+    after: bool | None
+    finding_kind: FindingKind
+    mailbox_guid: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action
+    status: ActionStatus
+    reason: str
+    evidence: tuple[SignInEvidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemediationOutcome:
+    mode: Mode
+    results: tuple[ActionResult, ...] = ()
+    note: str = ""  # e.g. "evidence unavailable (403): held as the tenant setting says"
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of checking one tenant once."""
@@ -160,6 +210,8 @@ class CheckResult:
     # be read) and the status of the tenant's previous recorded run (None: first run).
     policy: TenantPolicy | None = field(default=None, compare=False, repr=False)
     previous_status: Status | None = field(default=None, compare=False)
+    # Remediation tried in this run (None: report mode, or nothing to do).
+    remediation: RemediationOutcome | None = field(default=None, compare=False)
 
     @property
     def compliant(self) -> bool:

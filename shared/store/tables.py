@@ -4,7 +4,7 @@ identity-based endpoint uses the managed identity; Azurite uses its connection s
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError
@@ -19,6 +19,8 @@ class TableNames:
     runs: str
     findings: str
     events: str
+    audit: str
+    locks: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TableNames:
@@ -27,10 +29,12 @@ class TableNames:
             runs=f"{prefix}Runs",
             findings=f"{prefix}Findings",
             events=f"{prefix}Events",
+            audit=f"{prefix}Audit",
+            locks=f"{prefix}Locks",
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.desired, self.runs, self.findings, self.events)
+        return tuple(getattr(self, f.name) for f in fields(self))
 
 
 def service_client(settings: Settings, credential: AsyncTokenCredential) -> TableServiceClient:
