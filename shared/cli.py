@@ -18,12 +18,12 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from . import report
-from .engine import Services, check_tenants, utc_now
+from .engine import Services, check_tenants, plan_tenant, utc_now
 from .identity import workstation_credential
-from .model import MailboxException, Mode, TenantPolicy
+from .model import EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
 from .services import open_services
 from .settings import Settings, SettingsError
-from .store.rows import check_tenant_id, exception_row_key, is_address, is_domain
+from .store.rows import MAILBOX_FIX, check_tenant_id, exception_row_key, is_address, is_domain
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 
@@ -83,6 +83,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--teams-webhook-setting", metavar="NAME", help="name of the app setting that holds the webhook URL"
     )
     add.add_argument("--disabled", action="store_true", help="keep the row but do not check the tenant")
+    add.add_argument(
+        "--mailbox-fix",
+        choices=list(MAILBOX_FIX),
+        default="disable",
+        help="how remediation sets an unapproved mailbox: disable (explicitly off, default) or "
+        "org-default ($null, follow the org)",
+    )
+    add.add_argument(
+        "--evidence-days",
+        type=int,
+        default=30,
+        metavar="N",
+        help="sign-in evidence window, 1-30 days (default 30)",
+    )
+    add.add_argument(
+        "--when-evidence-unavailable",
+        choices=[p.value for p in EvidencePolicy],
+        default=EvidencePolicy.HOLD.value,
+        help="when sign-in logs cannot be read (no Entra ID P1): hold (default) or proceed",
+    )
+    add.add_argument(
+        "--max-changes", type=int, default=25, metavar="N", help="most mailbox changes per run (default 25)"
+    )
     tenant.add_parser("list", help="list monitored tenants")
     remove = tenant.add_parser("remove", help="stop monitoring a tenant (deletes its exceptions too)")
     remove.add_argument("--tenant", type=_tenant_arg, required=True)
@@ -102,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     eremove = exc.add_parser("remove", help="remove a mailbox's exception")
     eremove.add_argument("--tenant", type=_tenant_arg, required=True)
     eremove.add_argument("--mailbox", required=True, help="address or GUID")
+
+    plan = commands.add_parser("plan", help="show what remediation would do now, and why; changes nothing")
+    plan.add_argument("--tenant", type=_tenant_arg, required=True)
+    plan.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
+
+    audit = commands.add_parser("audit", help="the remediation audit trail of a tenant")
+    audit.add_argument("--tenant", type=_tenant_arg, required=True)
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     hist = commands.add_parser("history", help="recent runs and finding changes of a tenant")
     hist.add_argument("--tenant", type=_tenant_arg, required=True)
@@ -154,6 +186,12 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 async def _tenant(settings: Settings, args: argparse.Namespace) -> int:
     async with _services(settings) as services:
         if args.action == "add":
+            if not 1 <= args.evidence_days <= 30:
+                raise UsageError(
+                    f"--evidence-days must be 1 to 30 (sign-in logs keep 30 days), got {args.evidence_days}"
+                )
+            if not 0 <= args.max_changes <= 1000:
+                raise UsageError(f"--max-changes must be 0 to 1000, got {args.max_changes}")
             if not is_domain(args.domain):
                 raise UsageError(
                     f"--domain must be a domain like contoso.onmicrosoft.com, got {args.domain!r}"
@@ -167,6 +205,10 @@ async def _tenant(settings: Settings, args: argparse.Namespace) -> int:
                     enabled=not args.disabled,
                     notify_email=tuple(args.notify_email),
                     notify_teams_setting=args.teams_webhook_setting,
+                    mailbox_fix_value=MAILBOX_FIX[args.mailbox_fix],
+                    evidence_days=args.evidence_days,
+                    when_evidence_unavailable=EvidencePolicy(args.when_evidence_unavailable),
+                    max_changes_per_run=args.max_changes,
                 )
             )
             print(f"tenant {args.tenant} ({args.domain}) monitored in {args.mode} mode")
@@ -270,7 +312,68 @@ async def _history(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_HANDLERS: dict[str, Any] = {"check": _check, "tenant": _tenant, "exception": _exception, "history": _history}
+async def _plan(settings: Settings, args: argparse.Namespace) -> int:
+    async with _services(settings) as services:
+        loads = await services.desired.load(args.tenant)
+        if not loads:
+            raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
+        result = await plan_tenant(loads[0], services)
+    if args.json:
+        print(json.dumps(report.plan_json(result), indent=2))
+    else:
+        print(report.plan_text(result), end="")
+    return EXIT_ERROR if result.status is Status.ERROR else EXIT_OK
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    async with _services(settings) as services:
+        rows = await services.remediator.audit.list(args.tenant, args.limit)
+    if args.json:
+        keep = (
+            "At",
+            "RunId",
+            "Source",
+            "Action",
+            "Target",
+            "MailboxGuid",
+            "Before",
+            "After",
+            "Status",
+            "Reason",
+        )
+        out = [
+            {k: (r[k].isoformat() if k == "At" else r.get(k)) for k in keep}
+            | {"Evidence": json.loads(r.get("Evidence") or "[]")}
+            for r in rows
+        ]
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    table = [("AT", "SOURCE", "STATUS", "ACTION", "TARGET", "BEFORE", "AFTER", "REASON")]
+    table += [
+        (
+            r["At"].strftime("%Y-%m-%d %H:%M:%S"),
+            r["Source"],
+            r["Status"],
+            r["Action"],
+            r["Target"],
+            r["Before"],
+            r["After"],
+            r["Reason"] if len(r["Reason"]) <= 90 else r["Reason"][:87] + "...",
+        )
+        for r in rows
+    ]
+    print("\n".join(report.table(table)) if rows else "no remediation recorded")
+    return EXIT_OK
+
+
+_HANDLERS: dict[str, Any] = {
+    "check": _check,
+    "tenant": _tenant,
+    "exception": _exception,
+    "history": _history,
+    "plan": _plan,
+    "audit": _audit,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from .exchange import ExchangeClient
-from .model import CheckResult, MailboxSetting, Observation, Status, TenantPolicy
+from .model import CheckResult, MailboxSetting, Mode, Observation, RemediationOutcome, Status, TenantPolicy
 from .policy import ExceptionIndex, evaluate, status_of
+from .remediation_apply import Remediator
 from .store import DesiredStateStore, HistoryStore, TenantLoad
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Services:
     exchange: ExchangeClient
     desired: DesiredStateStore
     history: HistoryStore
+    remediator: Remediator
     clock: Callable[[], datetime] = utc_now
 
 
@@ -81,6 +83,9 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
             result = _error_result(load.tenant_id, now, _describe(exc), policy)
         else:
             findings = evaluate(policy, observed, now)
+            remediation = None
+            if policy.mode is Mode.REMEDIATE:
+                remediation = await _remediate(services, policy, observed, findings, now)
             result = CheckResult(
                 tenant_id=policy.tenant_id,
                 checked_at=now,
@@ -89,10 +94,56 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
                 org_actual=observed.org_smtp_auth_disabled,
                 mailboxes_scanned=observed.mailboxes_scanned,
                 findings=findings,
+                remediation=remediation,
             )
     change, previous_status = await services.history.record(result)
     _log(result)
     return replace(result, diff=change, policy=policy, previous_status=previous_status)
+
+
+async def _remediate(
+    services: Services,
+    policy: TenantPolicy,
+    observed: Observation,
+    findings: tuple,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> RemediationOutcome | None:
+    """Remediation never costs the check its result: a storage failure (lock, audit)
+    is reported in the outcome's note, and nothing after it is written."""
+    try:
+        return await services.remediator.run(policy, observed, findings, now, dry_run=dry_run)
+    except AzureError as exc:
+        log.error("tenant %s: remediation stopped: %s", policy.tenant_id, _describe(exc))
+        return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {_describe(exc)}")
+
+
+async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
+    """What remediation would do now, whatever the tenant's mode; writes no history
+    and changes nothing in Exchange (the plan is audited as such)."""
+    now = services.clock()
+    policy = load.policy
+    if not load.ok or policy is None:
+        return _error_result(
+            load.tenant_id, now, "desired state is malformed: " + "; ".join(load.errors), policy
+        )
+    try:
+        observed = await observe(services.exchange, policy)
+    except AzureError as exc:
+        return _error_result(load.tenant_id, now, _describe(exc), policy)
+    findings = evaluate(policy, observed, now)
+    return CheckResult(
+        tenant_id=policy.tenant_id,
+        checked_at=now,
+        status=status_of(findings),
+        org_desired=policy.desired_org_disabled,
+        org_actual=observed.org_smtp_auth_disabled,
+        mailboxes_scanned=observed.mailboxes_scanned,
+        findings=findings,
+        policy=policy,
+        remediation=await _remediate(services, policy, observed, findings, now, dry_run=True),
+    )
 
 
 def _describe(exc: AzureError) -> str:

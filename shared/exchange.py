@@ -11,10 +11,12 @@ HTTP logging policy (which redacts ``Authorization``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
 
@@ -39,10 +41,18 @@ EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 # The well-known system mailbox that routes org-level admin work for a tenant.
 ANCHOR_MAILBOX = "APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{tenant}"
 PAGE_SIZE = 1000
-MAILBOX_PROPERTIES = ("Guid", "PrimarySmtpAddress", "SmtpClientAuthenticationDisabled")
+MAILBOX_PROPERTIES = (
+    "Guid",
+    "PrimarySmtpAddress",
+    "ExternalDirectoryObjectId",
+    "SmtpClientAuthenticationDisabled",
+)
 ORG_PROPERTIES = ("SmtpClientAuthenticationDisabled",)
 USER_AGENT = "smtp-auth-guard/0.1"
 CONCURRENCY_MESSAGE = "maximum number of concurrent requests"
+BATCH_SIZE = 10  # the $batch limit
+BATCH_ROUNDS = 3
+BATCH_RETRY_DELAY_S = 1.0
 
 
 class ExchangeError(HttpResponseError):
@@ -327,6 +337,132 @@ class ExchangeClient:
             return None
         return _mailbox(value[0], tenant)
 
+    # -- SMTP AUTH writes (remediation) --------------------------------------------
+
+    async def set_org_smtp_auth_disabled(self, tenant: str, value: bool) -> None:
+        await self.invoke(tenant, "Set-TransportConfig", {"SmtpClientAuthenticationDisabled": value})
+
+    async def batch(
+        self,
+        tenant: str,
+        calls: Sequence[tuple[str, str, Mapping[str, Any]]],
+        *,
+        select: tuple[str, ...] | None = None,
+    ) -> dict[str, BatchItem]:
+        """Run (id, cmdlet, parameters) calls through ``$batch``, 10 per request,
+        and answer each id with its own status and body. Items that were throttled
+        inside a batch are sent again in a later round (the batch itself is retried
+        by the pipeline)."""
+        results: dict[str, BatchItem] = {}
+        pending = list(calls)
+        for attempt in range(BATCH_ROUNDS):
+            retry: list[tuple[str, str, Mapping[str, Any]]] = []
+            for start in range(0, len(pending), BATCH_SIZE):
+                chunk = pending[start : start + BATCH_SIZE]
+                for item in await self._batch_once(tenant, chunk, select):
+                    call = next(c for c in chunk if c[0] == item.id)
+                    if item.status in (429, 503, 504) and attempt + 1 < BATCH_ROUNDS:
+                        retry.append(call)
+                    else:
+                        results[item.id] = item
+            if not retry:
+                break
+            await asyncio.sleep(BATCH_RETRY_DELAY_S * 2**attempt)
+            pending = retry
+        return results
+
+    async def _batch_once(
+        self, tenant: str, chunk: Sequence[tuple[str, str, Mapping[str, Any]]], select: tuple[str, ...] | None
+    ) -> list[BatchItem]:
+        url = self._invoke_url(tenant, select)
+        body = {
+            "requests": [
+                {
+                    "id": call_id,
+                    "method": "POST",
+                    "url": url,
+                    "body": {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(params)}},
+                    "headers": {"Content-Type": "application/json"},
+                }
+                for call_id, cmdlet, params in chunk
+            ]
+        }
+        request = HttpRequest(
+            "POST",
+            f"{self._base_url}/adminapi/beta/{quote(tenant, safe='')}/$batch",
+            headers={
+                "X-AnchorMailbox": ANCHOR_MAILBOX.format(tenant=tenant),
+                "Prefer": "odata.continue-on-error",
+            },
+            content=json.dumps(body).encode(),
+        )
+        response = await self._client.send_request(
+            request, enforce_https=self._enforce_https, connection_timeout=15, read_timeout=180
+        )
+        if response.status_code >= 300:
+            _raise_for(response, "$batch", tenant)
+        try:
+            answers = json.loads(response.body())["responses"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ExchangeProtocolError(
+                f"$batch for tenant {tenant}: answer has no 'responses' list"
+            ) from exc
+        items = []
+        for answer in answers:
+            status = int(answer.get("status", 0))
+            payload = answer.get("body") if isinstance(answer.get("body"), dict) else {}
+            items.append(
+                BatchItem(
+                    id=str(answer.get("id")),
+                    status=status,
+                    value=payload.get("value")
+                    if status < 300 and isinstance(payload.get("value"), list)
+                    else [],
+                    error=error_message(status, json.dumps(payload)) if status >= 300 else None,
+                )
+            )
+        asked = {c[0] for c in chunk}
+        missing = asked - {i.id for i in items}
+        items += [
+            BatchItem(m, 0, [], "no answer for this item in the batch response") for m in sorted(missing)
+        ]
+        return [i for i in items if i.id in asked]
+
+    async def set_mailboxes(
+        self, tenant: str, changes: Sequence[tuple[str, bool | None]]
+    ) -> dict[str, str | None]:
+        """Set SmtpClientAuthenticationDisabled on mailboxes by GUID; answer each
+        GUID with None (done) or the error text."""
+        calls = [
+            (guid, "Set-CASMailbox", {"Identity": guid, "SmtpClientAuthenticationDisabled": value})
+            for guid, value in changes
+        ]
+        items = await self.batch(tenant, calls)
+        return {guid: items[guid].error for guid, _ in changes}
+
+    async def read_mailboxes(self, tenant: str, guids: Sequence[str]) -> dict[str, MailboxSetting | str]:
+        """Current settings of some mailboxes by GUID: a MailboxSetting, or the error text."""
+        calls = [(guid, "Get-CASMailbox", {"Identity": guid}) for guid in guids]
+        items = await self.batch(tenant, calls, select=MAILBOX_PROPERTIES)
+        out: dict[str, MailboxSetting | str] = {}
+        for guid in guids:
+            item = items[guid]
+            if item.error is not None:
+                out[guid] = item.error
+            elif len(item.value) != 1:
+                out[guid] = f"expected one mailbox, got {len(item.value)}"
+            else:
+                out[guid] = _mailbox(item.value[0], tenant)
+        return out
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    id: str
+    status: int
+    value: list[Any]
+    error: str | None
+
 
 def _mailbox(item: Any, tenant: str) -> MailboxSetting:
     if not isinstance(item, dict):
@@ -338,8 +474,10 @@ def _mailbox(item: Any, tenant: str) -> MailboxSetting:
             f"Get-CASMailbox for tenant {tenant}: an item lacks Guid or PrimarySmtpAddress"
         )
     where = f"Get-CASMailbox for tenant {tenant}, mailbox {address}"
+    external = item.get("ExternalDirectoryObjectId")
     return MailboxSetting(
         guid=guid,
         address=address,
         smtp_auth_disabled=_bool_or_none(item.get("SmtpClientAuthenticationDisabled"), where),
+        external_id=external if isinstance(external, str) and external else None,
     )

@@ -53,6 +53,13 @@ class MailboxException:
         return now.date() <= self.expires
 
 
+class EvidencePolicy(StrEnum):
+    """What remediation does when sign-in evidence cannot be read (no Entra ID P1)."""
+
+    HOLD = "hold"
+    PROCEED = "proceed"
+
+
 @dataclass(frozen=True)
 class TenantPolicy:
     """Desired state for one monitored tenant."""
@@ -65,6 +72,11 @@ class TenantPolicy:
     notify_email: tuple[str, ...] = ()
     notify_teams_setting: str | None = None
     exceptions: tuple[MailboxException, ...] = ()
+    # Remediation guard rails (used in remediate mode and by `plan`).
+    mailbox_fix_value: bool | None = True  # True: explicitly off; None: follow the org
+    evidence_days: int = 30
+    when_evidence_unavailable: EvidencePolicy = EvidencePolicy.HOLD
+    max_changes_per_run: int = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,8 @@ class MailboxSetting:
     guid: str
     address: str
     smtp_auth_disabled: bool | None
+    # Entra object id: sign-in logs name users by it (and by UPN).
+    external_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +167,7 @@ class ActionStatus(StrEnum):
     HELD = "held"  # a guard rail stopped it; the reason says which
     APPLIED = "applied"  # done and read back
     FAILED = "failed"  # the call failed, or the read-back did not show the change
+    SKIPPED = "skipped"  # nothing written: the target had already changed since the check
 
 
 @dataclass(frozen=True)
@@ -163,6 +178,20 @@ class SignInEvidence:
     at: datetime
     ip_address: str
     app: str = ""
+    user_id: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Who used SMTP AUTH recently, as far as the sign-in logs can tell.
+
+    ``available`` False means the logs could not be read (``problem`` says why):
+    that is "unknown", never "nobody"."""
+
+    available: bool
+    days: int
+    sign_ins: tuple[SignInEvidence, ...] = ()
+    problem: str = ""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .model import CheckResult, Status
+from .model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
 
 JSON_VERSION = 1
 
@@ -47,6 +47,7 @@ def result_json(result: CheckResult) -> dict[str, Any]:
             "unchanged": len(diff.unchanged),
         },
         "error": result.error,
+        "remediation": remediation_json(result.remediation),
     }
 
 
@@ -102,6 +103,8 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
                 if f.kind not in seen_kinds:
                     seen_kinds.add(f.kind)
                     lines.append(f"  - {f.message}")
+        if r.remediation is not None:
+            lines += remediation_text(r.remediation)
         if r.diff is not None:
             d = r.diff
             lines.append(
@@ -110,3 +113,76 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+# -- remediation ---------------------------------------------------------------------
+
+
+def _setting(v: bool | None) -> str:
+    return "$null" if v is None else f"${str(v).lower()}"
+
+
+def remediation_json(outcome: RemediationOutcome | None) -> dict[str, Any] | None:
+    if outcome is None:
+        return None
+    return {
+        "mode": str(outcome.mode),
+        "note": outcome.note or None,
+        "actions": [
+            {
+                "action": str(r.action.kind),
+                "target": r.action.target,
+                "mailbox_guid": r.action.mailbox_guid,
+                "finding": str(r.action.finding_kind),
+                "before": r.action.before,
+                "after": r.action.after,
+                "status": str(r.status),
+                "reason": r.reason,
+                "evidence": [
+                    {"user": s.user, "at": s.at.isoformat(), "ip": s.ip_address, "app": s.app}
+                    for s in r.evidence
+                ],
+            }
+            for r in outcome.results
+        ],
+    }
+
+
+def plan_json(result: CheckResult) -> dict[str, Any]:
+    doc = result_json(result)
+    doc["plan"] = remediation_json(result.remediation) or {"mode": None, "note": None, "actions": []}
+    return doc
+
+
+def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remediation") -> list[str]:
+    if outcome is None or not (outcome.results or outcome.note):
+        return [f"  {verb}: nothing to do."]
+    counts: dict[str, int] = {}
+    for r in outcome.results:
+        counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+    lines = [f"  {verb}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+    if outcome.note:
+        lines.append(f"  Note: {outcome.note}")
+    rows = [("STATUS", "ACTION", "TARGET", "FROM", "TO")]
+    rows += [
+        (
+            str(r.status).upper() if r.status is not ActionStatus.APPLIED else "applied",
+            "Set-TransportConfig" if r.action.kind is ActionKind.SET_ORG else "Set-CASMailbox",
+            r.action.target,
+            _setting(r.action.before),
+            _setting(r.action.after),
+        )
+        for r in outcome.results
+    ]
+    lines += table(rows)
+    lines.append("  Why:")
+    lines += [f"  - {r.action.target}: {r.reason}" for r in outcome.results]
+    return lines
+
+
+def plan_text(result: CheckResult) -> str:
+    if result.status is Status.ERROR:
+        return text([result])
+    head = text([result]).rstrip("\n").splitlines()
+    body = remediation_text(result.remediation, verb="Plan (nothing has been changed)")
+    return "\n".join([*head, "", *body]) + "\n"

@@ -9,14 +9,20 @@ from contextlib import asynccontextmanager
 from azure.core.credentials_async import AsyncTokenCredential
 
 from .engine import Services
+from .evidence import EvidenceReader
 from .exchange import ExchangeClient
+from .remediation_apply import Remediator, VerifyTimings
 from .settings import Settings
 from .store import DesiredStateStore, HistoryStore, TableNames
+from .store.audit import AuditStore
+from .store.lock import TenantLock
 from .store.tables import ensure_tables, service_client
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, credential: AsyncTokenCredential) -> AsyncIterator[Services]:
+async def open_services(
+    settings: Settings, credential: AsyncTokenCredential, *, verify: VerifyTimings | None = None
+) -> AsyncIterator[Services]:
     names = TableNames.with_prefix(settings.table_prefix)
     async with service_client(settings, credential) as tables:
         await ensure_tables(tables, names)
@@ -28,5 +34,12 @@ async def open_services(settings: Settings, credential: AsyncTokenCredential) ->
                     tables.get_table_client(names.runs),
                     tables.get_table_client(names.findings),
                     tables.get_table_client(names.events),
+                ),
+                remediator=Remediator(
+                    exchange=exchange,
+                    evidence=EvidenceReader(credential, settings.graph_url),
+                    lock=TenantLock(tables.get_table_client(names.locks)),
+                    audit=AuditStore(tables.get_table_client(names.audit)),
+                    timings=verify or VerifyTimings(),
                 ),
             )

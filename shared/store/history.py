@@ -8,8 +8,6 @@ and nothing else, however large the tenant.
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,21 +18,14 @@ from azure.data.tables.aio import TableClient
 
 from ..history import diff, fingerprint
 from ..model import CheckResult, Finding, FindingKind, HistoryDiff, Status
+from .keys import newest_first_key, safe_key
 
-_KEY_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 BATCH = 100  # Table Storage transaction limit (one partition)
 MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit
 
 
 def row_key_for(finding_key: str) -> str:
-    return _KEY_FORBIDDEN.sub("_", finding_key)
-
-
-def newest_first_key(at: datetime, seq: int = 0) -> str:
-    """Row keys that sort newest first, so "the last N" is the first page; ``seq``
-    keeps the order of rows written at the same instant."""
-    micros = int(at.timestamp() * 1_000_000)
-    return f"{10**19 - micros:020d}-{seq:06d}-{uuid.uuid4().hex[:8]}"
+    return safe_key(finding_key)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from ..model import MailboxException, Mode, TenantPolicy
+from ..model import EvidencePolicy, MailboxException, Mode, TenantPolicy
+from .keys import safe_key
 
 TENANT_ROW = "tenant"
 EXCEPTION_PREFIX = "exception:"
@@ -21,8 +22,11 @@ EXCEPTION_PREFIX = "exception:"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(r"^(?=.{3,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
 _ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{3,253}$")
-_KEY_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_TEXT = 1024
+# How remediation sets an unapproved mailbox: explicitly off (safe even if the org
+# switch is flipped later), or back to following the org.
+MAILBOX_FIX: dict[str, bool | None] = {"disable": True, "org-default": None}
+MAILBOX_FIX_NAMES = {value: name for name, value in MAILBOX_FIX.items()}
 
 
 class RowError(ValueError):
@@ -78,7 +82,7 @@ def check_tenant_id(value: str) -> str:
 
 def exception_row_key(mailbox_guid: str | None, mailbox: str) -> str:
     ident = (mailbox_guid or mailbox).lower()
-    return EXCEPTION_PREFIX + _KEY_FORBIDDEN.sub("_", ident)
+    return EXCEPTION_PREFIX + safe_key(ident)
 
 
 # -- field readers -------------------------------------------------------------
@@ -115,6 +119,22 @@ class _Row:
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return value.strip().lower() == "true"
         raise self.error(name, f"must be true or false, got {value!r}")
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.entity.get(name)
+        if value is None or value == "":
+            return default
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.error(name, f"must be a whole number from {low} to {high}, got {value!r}")
+        return value
+
+    def choice(self, name: str, options: dict[str, Any], default: str) -> Any:
+        text = (self.text(name, required=False, default=default) or default).lower()
+        if text not in options:
+            raise self.error(name, f"must be one of {', '.join(repr(o) for o in options)}, got {text!r}")
+        return options[text]
 
     def day(self, name: str) -> date:
         value = self.entity.get(name)
@@ -170,6 +190,12 @@ def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
         enabled=row.boolean("Enabled", True),
         notify_email=emails,
         notify_teams_setting=teams,
+        mailbox_fix_value=row.choice("MailboxFix", MAILBOX_FIX, "disable"),
+        evidence_days=row.integer("EvidenceDays", 30, 1, 30),
+        when_evidence_unavailable=row.choice(
+            "WhenEvidenceUnavailable", {p.value: p for p in EvidencePolicy}, EvidencePolicy.HOLD.value
+        ),
+        max_changes_per_run=row.integer("MaxChangesPerRun", 25, 0, 1000),
     )
 
 
@@ -239,6 +265,10 @@ def tenant_entity(policy: TenantPolicy) -> dict[str, Any]:
         "Enabled": policy.enabled,
         "NotifyEmail": ";".join(policy.notify_email),
         "NotifyTeamsWebhookSetting": policy.notify_teams_setting or "",
+        "MailboxFix": MAILBOX_FIX_NAMES[policy.mailbox_fix_value],
+        "EvidenceDays": policy.evidence_days,
+        "WhenEvidenceUnavailable": str(policy.when_evidence_unavailable),
+        "MaxChangesPerRun": policy.max_changes_per_run,
     }
 
 

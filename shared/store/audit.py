@@ -1,0 +1,75 @@
+"""Append-only audit trail of remediation: every action planned, held, applied,
+skipped or failed, with time, target, before, after, reason and the evidence used."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from azure.data.tables import TransactionOperation
+from azure.data.tables.aio import TableClient
+
+from ..model import ActionResult
+from .keys import newest_first_key
+
+BATCH = 100
+MAX_TEXT = 30_000
+
+
+def _value(v: bool | None) -> str:
+    return "null" if v is None else str(v).lower()
+
+
+def audit_entity(
+    tenant: str, run_id: str, at: datetime, seq: int, result: ActionResult, source: str
+) -> dict[str, Any]:
+    action = result.action
+    evidence = [
+        {"user": s.user, "at": s.at.isoformat(), "ip": s.ip_address, "app": s.app}
+        for s in result.evidence[:50]
+    ]
+    return {
+        "PartitionKey": tenant,
+        "RowKey": newest_first_key(at, seq),
+        "At": at,
+        "RunId": run_id,
+        "Source": source,
+        "Action": str(action.kind),
+        "Target": action.target,
+        "MailboxGuid": action.mailbox_guid or "",
+        "Finding": str(action.finding_kind),
+        # Strings, not Booleans: "null" (follow the org) must survive the round trip.
+        "Before": _value(action.before),
+        "After": _value(action.after),
+        "Status": str(result.status),
+        "Reason": result.reason[:MAX_TEXT],
+        "Evidence": json.dumps(evidence)[:MAX_TEXT],
+    }
+
+
+class AuditStore:
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    async def append(
+        self, tenant: str, run_id: str, at: datetime, results: Sequence[ActionResult], source: str
+    ) -> None:
+        # Only ever create: an audit row is never updated or deleted by the product.
+        ops = [
+            (TransactionOperation.CREATE, audit_entity(tenant, run_id, at, i, r, source))
+            for i, r in enumerate(results)
+        ]
+        for start in range(0, len(ops), BATCH):
+            await self._table.submit_transaction(ops[start : start + BATCH])
+
+    async def list(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        async for entity in self._table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": tenant}, results_per_page=limit
+        ):
+            out.append(dict(entity))
+            if len(out) >= limit:
+                break
+        return out

@@ -1,0 +1,21 @@
+"""Row keys: safe characters, and time order newest first."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+
+_FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+def safe_key(text: str) -> str:
+    """Table keys may not hold / \\ # ? or control characters."""
+    return _FORBIDDEN.sub("_", text)
+
+
+def newest_first_key(at: datetime, seq: int = 0) -> str:
+    """Row keys that sort newest first, so "the last N" is the first page; ``seq``
+    keeps the order of rows written at the same instant."""
+    micros = int(at.timestamp() * 1_000_000)
+    return f"{10**19 - micros:020d}-{seq:06d}-{uuid.uuid4().hex[:8]}"
