@@ -13,13 +13,15 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sim import exchange_admin, managed_identity
+from sim import exchange_admin, exchange_batch, graph_signins, managed_identity
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
 
 ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     managed_identity.routes,
     exchange_admin.routes,
+    exchange_batch.routes,
+    graph_signins.routes,
 )
 
 

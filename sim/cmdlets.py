@@ -145,7 +145,7 @@ def set_transport_config(tenant: SimTenant, params: Mapping[str, Any]) -> Cmdlet
         value = _bool_or_null(
             "SmtpClientAuthenticationDisabled", p["smtpclientauthenticationdisabled"], allow_null=False
         )
-        if not p.get("whatif") and not tenant.set_org_setting(value):
+        if not p.get("whatif") and not tenant.set_org_setting(value, via_cmdlet=True):
             warnings.append(
                 "The command completed successfully but no settings of 'Transport Settings' have been modified."
             )
@@ -156,7 +156,7 @@ def get_cas_mailbox(tenant: SimTenant, params: Mapping[str, Any]) -> CmdletOutpu
     p = _normalize(params, _COMMON | {"identity", "resultsize"})
     identity = _identity(p, "Get-CASMailbox")
     if identity is not None:
-        mbx = tenant.mailbox(identity)
+        mbx = tenant.read_mailbox(identity)
         if mbx is None:
             raise _not_found(tenant, identity)
 

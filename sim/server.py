@@ -199,6 +199,25 @@ class SimServer:
             raise ValueError(f"next_link_key must be one of {NEXT_LINK_KEYS}")
         self._state.next_link_key = value
 
+    # -- Graph sign-in logs -----------------------------------------------------------
+
+    def add_sign_in(self, entry: dict) -> None:
+        """Add one sign-in log entry (build it with sim.graph_signins.sign_in)."""
+        with self._state.lock:
+            self._state.sign_ins.append(entry)
+
+    def clear_sign_ins(self) -> None:
+        with self._state.lock:
+            self._state.sign_ins.clear()
+
+    @property
+    def graph_premium(self) -> bool:
+        return self._state.graph_premium
+
+    @graph_premium.setter
+    def graph_premium(self, value: bool) -> None:
+        self._state.graph_premium = value
+
     @property
     def next_link_origin(self) -> str | None:
         """When set (e.g. "http://127.0.0.2:1"), nextLinks point at that origin."""

@@ -37,9 +37,18 @@ class SimState:
     # Origin to put in nextLinks instead of the request's: a hostile or broken
     # service, to show the client never follows a link off its endpoint.
     next_link_origin: str | None = None
+    # Graph sign-in logs (one list for the whole sim: Graph answers for the token's
+    # tenant, and the sim's tokens are not tenant-bound); graph_premium=False is a
+    # tenant without Entra ID P1 (403 on sign-in logs).
+    sign_ins: list[dict] = field(default_factory=list)
+    graph_premium: bool = True
     _tenants: dict[str, SimTenant] = field(default_factory=dict)
     _in_flight: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
 
     # -- tenants -------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # One byte per mailbox for SmtpClientAuthenticationDisabled.
 _ENCODE: dict[bool | None, int] = {None: 0, False: 1, True: 2}
@@ -109,6 +109,12 @@ class SimTenant:
         self._by_address: dict[str, int] = {}
         self._aliases: dict[int, tuple[str, ...]] = {}  # sparse: only add_mailbox
         self._changed: dict[int, float] = {}  # sparse: only mailboxes Set-* touched
+        # Remediation realism: a Set-CASMailbox that "succeeds" without effect, and
+        # replication lag (the next N single reads after a change still show the old value).
+        self.stale_reads_after_set = 0
+        self._stuck: set[int] = set()
+        self._stale: dict[int, tuple[int, int]] = {}  # index -> (old code, reads left)
+        self._org_stale: tuple[bool | None, int] | None = None
 
     # -- derived names -----------------------------------------------------
 
@@ -299,8 +305,47 @@ class SimTenant:
             index = self._index_of(identity)
             if index is None:
                 return None
+            if index in self._stuck:
+                return self._snapshot(index), True  # claims success, changes nothing
+            old = self._settings[index]
             changed = self._set_index(index, value)
+            if changed and self.stale_reads_after_set:
+                self._stale[index] = (old, self.stale_reads_after_set)
             return self._snapshot(index), changed
+
+    def make_stuck(self, identity: str) -> None:
+        """Set-CASMailbox on this mailbox will answer success and change nothing."""
+        with self._lock:
+            index = self._index_of(identity)
+            if index is None:
+                raise KeyError(identity)
+            self._stuck.add(index)
+
+    def read_mailbox(self, identity: str) -> SimMailbox | None:
+        """A single Get-CASMailbox read, as replication lag may show it."""
+        with self._lock:
+            index = self._index_of(identity)
+            if index is None:
+                return None
+            snap = self._snapshot(index)
+            stale = self._stale.get(index)
+            if stale is None:
+                return snap
+            old, left = stale
+            if left <= 1:
+                del self._stale[index]
+            else:
+                self._stale[index] = (old, left - 1)
+            return replace(snap, smtp_auth_disabled=_DECODE[old])
+
+    def read_org_setting(self) -> bool | None:
+        """Get-TransportConfig's value, as replication lag may show it."""
+        with self._lock:
+            if self._org_stale is None:
+                return self.org_smtp_auth_disabled
+            old, left = self._org_stale
+            self._org_stale = None if left <= 1 else (old, left - 1)
+            return old
 
     def _set_index(self, index: int, value: bool | None) -> bool:
         code = _ENCODE[value]
@@ -310,11 +355,13 @@ class SimTenant:
         self._changed[index] = time.time()
         return True
 
-    def set_org_setting(self, value: bool | None) -> bool:
+    def set_org_setting(self, value: bool | None, *, via_cmdlet: bool = False) -> bool:
         """Set-TransportConfig semantics; returns whether anything changed."""
         with self._lock:
             if self.org_smtp_auth_disabled is value:
                 return False
+            if via_cmdlet and self.stale_reads_after_set:
+                self._org_stale = (self.org_smtp_auth_disabled, self.stale_reads_after_set)
             self.org_smtp_auth_disabled = value
             self.org_when_changed = time.time()
             return True

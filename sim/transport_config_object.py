@@ -42,7 +42,7 @@ def transport_config_object(tenant: SimTenant) -> dict[str, Any]:
         "MaxSendSize": "35 MB (36,700,160 bytes)",
         "MessageExpiration": "1.00:00:00",
         "ReplyAllStormProtectionEnabled": True,
-        "SmtpClientAuthenticationDisabled": tenant.org_smtp_auth_disabled,
+        "SmtpClientAuthenticationDisabled": tenant.read_org_setting(),
         "TLSReceiveDomainSecureList": [],
         "TLSSendDomainSecureList": [],
         "VoicemailJournalingEnabled": True,
