@@ -29,9 +29,11 @@ def sim_server() -> Iterator[SimServer]:
 
 @pytest.fixture
 def sim(sim_server: SimServer) -> Iterator[SimServer]:
-    """The session's simulator with a clean slate: no faults, no records."""
+    """The session's simulator with a clean slate: no faults, no records, no sign-ins."""
     sim_server.faults.clear()
     sim_server.reset_records()
+    sim_server.clear_sign_ins()
+    sim_server.graph_premium = True
     yield sim_server
     sim_server.faults.clear()
 

@@ -9,15 +9,21 @@ from datetime import date
 from shared.engine import Services
 from shared.identity import managed_identity
 from shared.model import MailboxException, TenantPolicy
+from shared.remediation_apply import VerifyTimings
 from shared.services import open_services
 from shared.settings import Settings
 from shared.store.rows import exception_row_key
 
+FAST_VERIFY = VerifyTimings(attempts=3, first_delay_s=0.05)
+
 
 @asynccontextmanager
-async def services() -> AsyncIterator[Services]:
+async def services(verify: VerifyTimings = FAST_VERIFY) -> AsyncIterator[Services]:
     settings = Settings.from_env()
-    async with managed_identity(None) as credential, open_services(settings, credential) as svc:
+    async with (
+        managed_identity(None) as credential,
+        open_services(settings, credential, verify=verify) as svc,
+    ):
         yield svc
 
 
@@ -32,7 +38,9 @@ def approved(mailbox, expires: date = date(2099, 1, 1)) -> MailboxException:
     )
 
 
-async def monitor(svc: Services, tenant_id: str, domain: str, *exceptions: MailboxException) -> None:
-    await svc.desired.put_tenant(TenantPolicy(tenant_id, domain))
+async def monitor(
+    svc: Services, tenant_id: str, domain: str, *exceptions: MailboxException, **policy: object
+) -> None:
+    await svc.desired.put_tenant(TenantPolicy(tenant_id, domain, **policy))  # type: ignore[arg-type]
     for exc in exceptions:
         await svc.desired.put_exception(tenant_id, exc)

@@ -1,0 +1,242 @@
+"""Remediation against the simulator: each guard rail has a test that fails
+without it. Writes are observed where they land: the simulator's Set-* records."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.engine import check_tenants
+from shared.model import ActionStatus, EvidencePolicy, Mode, Status
+from sim.graph_signins import sign_in
+
+from .helpers import approved, monitor, services
+
+pytestmark = pytest.mark.usefixtures("app_env")
+REMEDIATE = {"mode": Mode.REMEDIATE}
+
+
+def seeded(sim, tenant_id, domain, count=100, org=True, overrides=None):
+    tenant = sim.add_tenant(tenant_id, domain, org_smtp_auth_disabled=org)
+    tenant.seed(count, overrides=overrides or {})
+    return tenant
+
+
+def sets(sim, tenant_id):
+    """Successful Set-* calls that reached the tenant: (cmdlet, identity, value)."""
+    return [
+        (
+            r.cmdlet,
+            (r.parameters or {}).get("Identity"),
+            (r.parameters or {}).get("SmtpClientAuthenticationDisabled"),
+        )
+        for r in sim.set_calls
+        if r.tenant == tenant_id and r.status == 200
+    ]
+
+
+def statuses(result):
+    return {r.action.target: r.status for r in result.remediation.results}
+
+
+async def test_fixes_drift_but_never_touches_an_approved_exception(sim, tenant_id):
+    domain = "fix.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, org=False, overrides={3: False, 4: False})
+    rogue, printer = tenant.mailbox_at(3), tenant.mailbox_at(4)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, approved(printer), **REMEDIATE)
+        (result,) = await check_tenants(svc)
+        audit = await svc.remediator.audit.list(tenant_id)
+
+    assert statuses(result) == {"organization": ActionStatus.APPLIED, rogue.address: ActionStatus.APPLIED}
+    assert sorted(sets(sim, tenant_id), key=str) == sorted(
+        [("Set-TransportConfig", None, True), ("Set-CASMailbox", rogue.guid, True)], key=str
+    )
+    assert tenant.mailbox_at(4).smtp_auth_disabled is False  # the printer keeps SMTP AUTH
+    assert tenant.mailbox_at(3).smtp_auth_disabled is True
+    assert tenant.org_smtp_auth_disabled is True
+    assert sorted((a["Target"], a["Status"], a["Before"], a["After"]) for a in audit) == sorted(
+        [("organization", "applied", "false", "true"), (rogue.address, "applied", "false", "true")]
+    )
+
+    # Idempotent: the next run finds nothing to fix and writes nothing.
+    sim.reset_records()
+    async with services() as svc:
+        (again,) = await check_tenants(svc)
+    assert again.status is Status.COMPLIANT and again.remediation is None
+    assert sets(sim, tenant_id) == []
+
+
+async def test_held_because_a_printer_used_smtp_auth_yesterday(sim, tenant_id):
+    domain = "held.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={7: False, 8: False})
+    printer, rogue = tenant.mailbox_at(7), tenant.mailbox_at(8)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    sim.add_sign_in(
+        sign_in(
+            printer.address, yesterday, ip_address="192.0.2.44", user_id=printer.external_directory_object_id
+        )
+    )
+    # Failed attempts (a password spray) and other client apps are not usage.
+    sim.add_sign_in(sign_in(rogue.address, yesterday, error_code=50126))
+    sim.add_sign_in(sign_in(rogue.address, yesterday, client_app="Exchange ActiveSync"))
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+        (held_row,) = [a for a in await svc.remediator.audit.list(tenant_id) if a["Status"] == "held"]
+
+    assert statuses(result) == {printer.address: ActionStatus.HELD, rogue.address: ActionStatus.APPLIED}
+    held = next(r for r in result.remediation.results if r.status is ActionStatus.HELD)
+    assert "192.0.2.44" in held.reason and f"exception add --tenant {tenant_id}" in held.reason
+    assert [e.user for e in held.evidence] == [printer.address]
+    assert sets(sim, tenant_id) == [("Set-CASMailbox", rogue.guid, True)]
+    assert json.loads(held_row["Evidence"])[0]["ip"] == "192.0.2.44"
+    signin_request = next(r for r in sim.requests if r.cmdlet == "signIns")
+    assert "clientAppUsed eq 'Authenticated SMTP'" in signin_request.query["$filter"]
+    assert "status/errorCode eq 0" in signin_request.query["$filter"]
+
+
+@pytest.mark.parametrize("setting", [EvidencePolicy.HOLD, EvidencePolicy.PROCEED])
+async def test_no_entra_p1_follows_the_tenant_setting(sim, tenant_id, setting):
+    domain = "nop1.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False})
+    sim.graph_premium = False
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, when_evidence_unavailable=setting, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    note = result.remediation.note
+    assert "Authentication_RequestFromNonPremiumTenantOrB2CTenant" in note
+    if setting is EvidencePolicy.HOLD:
+        assert statuses(result) == {tenant.mailbox_at(1).address: ActionStatus.HELD} and "held" in note
+        assert sets(sim, tenant_id) == []
+    else:
+        assert (
+            statuses(result) == {tenant.mailbox_at(1).address: ActionStatus.APPLIED} and "proceeding" in note
+        )
+
+
+async def test_a_partial_read_never_leads_to_a_write(sim, tenant_id):
+    domain = "partial.onmicrosoft.com"
+    seeded(sim, tenant_id, domain, count=2500, org=False, overrides={10: False})
+    sim.faults.fail(status=400, message="The paging token has expired.", times=5, only_paged=True, after=1)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    assert result.status is Status.ERROR and result.remediation is None
+    assert sets(sim, tenant_id) == []
+
+
+async def test_limit_per_run_holds_the_rest_and_uses_batches_of_ten(sim, tenant_id):
+    domain = "limit.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, count=200, overrides={i: False for i in range(0, 60, 2)})
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, max_changes_per_run=25, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    counts = {s: list(statuses(result).values()).count(s) for s in ActionStatus}
+    assert (counts[ActionStatus.APPLIED], counts[ActionStatus.HELD]) == (25, 5)
+    assert len(sets(sim, tenant_id)) == 25
+    batches = [r for r in sim.requests if r.tenant == tenant_id and r.path.endswith("/$batch")]
+    # 25 writes = 3 batches; re-read before writing and read-back after = 3 batches each.
+    assert len(batches) == 9
+    assert sum(1 for s in tenant.overrides().values() if s is False) == 5
+
+
+async def test_two_concurrent_runs_make_one_set_of_writes(sim, tenant_id):
+    domain = "race.onmicrosoft.com"
+    seeded(sim, tenant_id, domain, count=300, overrides={i: False for i in range(0, 40, 4)})
+    sim.faults.slow(0.3, cmdlet="Set-CASMailbox")  # keep the first run inside its lock a while
+    async with services() as one, services() as two:
+        await monitor(one, tenant_id, domain, **REMEDIATE)
+        first, second = await asyncio.gather(check_tenants(one), check_tenants(two))
+    writes = sets(sim, tenant_id)
+    assert len(writes) == 10 and len({w[1] for w in writes}) == 10  # each mailbox set once
+    outcomes = sorted(
+        {r.status for r in first[0].remediation.results} | {r.status for r in second[0].remediation.results}
+    )
+    assert ActionStatus.APPLIED in outcomes
+    assert set(outcomes) - {ActionStatus.APPLIED} <= {ActionStatus.HELD, ActionStatus.SKIPPED}
+
+
+async def test_replication_lag_is_waited_out_and_a_change_that_does_not_stick_fails(sim, tenant_id):
+    domain = "verify.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False, 2: False})
+    laggy, stuck = tenant.mailbox_at(1), tenant.mailbox_at(2)
+    tenant.make_stuck(stuck.guid)
+    tenant.stale_reads_after_set = 1
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    got = {r.action.target: r for r in result.remediation.results}
+    assert got[laggy.address].status is ActionStatus.APPLIED and "after 2 reads" in got[laggy.address].reason
+    assert got[stuck.address].status is ActionStatus.FAILED and "did not stick" in got[stuck.address].reason
+
+
+async def test_a_refused_item_in_a_batch_fails_alone(sim, tenant_id):
+    domain = "refused.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False, 2: False, 3: False})
+    sim.faults.fail(status=400, message="The mailbox is on litigation hold", cmdlet="Set-CASMailbox", after=1)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    got = statuses(result)
+    assert got[tenant.mailbox_at(2).address] is ActionStatus.FAILED
+    assert [got[tenant.mailbox_at(i).address] for i in (1, 3)] == [ActionStatus.APPLIED] * 2
+    failed = next(r for r in result.remediation.results if r.status is ActionStatus.FAILED)
+    assert "litigation hold" in failed.reason
+
+
+async def test_org_switch_is_held_while_a_user_following_it_uses_smtp_auth(sim, tenant_id):
+    domain = "orgheld.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, org=False)
+    app_user = tenant.mailbox_at(5)
+    sim.add_sign_in(sign_in(app_user.address, datetime.now(UTC) - timedelta(hours=3), ip_address="192.0.2.9"))
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    (held,) = result.remediation.results
+    assert held.status is ActionStatus.HELD and app_user.address in held.reason
+    assert sets(sim, tenant_id) == [] and tenant.org_smtp_auth_disabled is False
+
+
+async def test_report_mode_never_writes(sim, tenant_id):
+    domain = "report.onmicrosoft.com"
+    seeded(sim, tenant_id, domain, org=False, overrides={1: False})
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain)
+        (result,) = await check_tenants(svc)
+    assert result.status is Status.DRIFT and result.remediation is None
+    assert sets(sim, tenant_id) == []
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "shared", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+async def test_plan_shows_what_would_happen_and_changes_nothing(sim, tenant_id):
+    domain = "plan.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, org=False, overrides={1: False, 2: False})
+    sim.add_sign_in(sign_in(tenant.mailbox_at(2).address, datetime.now(UTC) - timedelta(days=2)))
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain)  # report mode: plan works whatever the mode
+    text = cli("plan", "--tenant", tenant_id)
+    assert text.returncode == 0, text.stderr
+    assert "nothing has been changed" in text.stdout and "HELD" in text.stdout
+    doc = json.loads(cli("plan", "--tenant", tenant_id, "--json").stdout)
+    # User 2 has its own override, so the org switch would not cut it off; its mailbox action would.
+    assert {(a["target"], a["status"]) for a in doc["plan"]["actions"]} == {
+        ("organization", "planned"),
+        (tenant.mailbox_at(1).address, "planned"),
+        (tenant.mailbox_at(2).address, "held"),
+    }
+    assert sets(sim, tenant_id) == []
+    audit = json.loads(cli("audit", "--tenant", tenant_id, "--json").stdout)
+    assert {a["Source"] for a in audit} == {"plan"} and len(audit) == 6
