@@ -15,7 +15,16 @@ from datetime import UTC, datetime
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from .exchange import ExchangeClient
-from .model import CheckResult, MailboxSetting, Mode, Observation, RemediationOutcome, Status, TenantPolicy
+from .model import (
+    CheckResult,
+    Finding,
+    MailboxSetting,
+    Mode,
+    Observation,
+    RemediationOutcome,
+    Status,
+    TenantPolicy,
+)
 from .policy import ExceptionIndex, evaluate, status_of
 from .remediation_apply import Remediator
 from .store import DesiredStateStore, HistoryStore, TenantLoad
@@ -105,7 +114,7 @@ async def _remediate(
     services: Services,
     policy: TenantPolicy,
     observed: Observation,
-    findings: tuple,
+    findings: tuple[Finding, ...],
     now: datetime,
     *,
     dry_run: bool = False,
