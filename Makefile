@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format check-deps clean
+.PHONY: demo test bench lint format check-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: deps
 
 test: deps lint
 	$(PY) -m pytest
+
+# Scan, cold start, Table Storage operations and a profile; writes docs/performance.md
+# (hand-written sections below its marker line are kept). About 5 minutes.
+bench: deps
+	$(PY) -m bench.run
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

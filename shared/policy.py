@@ -46,8 +46,13 @@ class ExceptionIndex:
         return self.by_guid.get(mailbox.guid.lower(), []) + self.by_address.get(mailbox.address.lower(), [])
 
     def is_relevant(self, guid: str, address: str, disabled: bool | None) -> bool:
-        """Whether a scanned mailbox must be kept for evaluate()."""
-        return disabled is not None or guid.lower() in self.by_guid or address.lower() in self.by_address
+        """Whether a scanned mailbox must be kept for evaluate(). Called for every
+        mailbox scanned, so an empty index is not searched (no lower() needed)."""
+        return (
+            disabled is not None
+            or (bool(self.by_guid) and guid.lower() in self.by_guid)
+            or (bool(self.by_address) and address.lower() in self.by_address)
+        )
 
 
 def evaluate(policy: TenantPolicy, observed: Observation, now: datetime) -> tuple[Finding, ...]:
