@@ -132,6 +132,9 @@ async def _remediate(
     except AzureError as exc:
         log.error("tenant %s: remediation stopped: %s", policy.tenant_id, _describe(exc))
         return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {_describe(exc)}")
+    except Exception as exc:
+        log.exception("tenant %s: remediation stopped", policy.tenant_id)
+        return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {type(exc).__name__}: {exc}")
 
 
 async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
@@ -201,8 +204,12 @@ async def check_tenants(
                 return await check_tenant(load, services, progress)
             except Exception as exc:  # e.g. history storage down: report, go on
                 log.exception("tenant %s: check failed", load.tenant_id)
-                return _error_result(
-                    load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
+                # Keep the policy so the failure can still be told to the tenant's people.
+                return replace(
+                    _error_result(
+                        load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
+                    ),
+                    policy=load.policy,
                 )
 
     return list(await asyncio.gather(*(one(load) for load in loads)))

@@ -10,7 +10,7 @@ and Entra ID P1; without P1 Graph answers 403, which is "unknown", never "nobody
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
@@ -25,7 +25,7 @@ MAX_PAGES = 100  # 100,000 successful SMTP sign-ins in the window is plenty to d
 
 
 def sign_in_filter(now: datetime, days: int) -> str:
-    since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    since = (now - timedelta(days=days)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return f"clientAppUsed eq '{SMTP_CLIENT_APP}' and status/errorCode eq 0 and createdDateTime ge {since}"
 
 
@@ -53,10 +53,20 @@ class EvidenceReader:
     """Reads sign-in evidence with the managed identity; builds the Graph client
     (and imports msgraph) only when evidence is first needed."""
 
-    def __init__(self, credential: AsyncTokenCredential, graph_url: str) -> None:
+    def __init__(
+        self, credential: AsyncTokenCredential, graph_url: str, home_tenant: str | None = None
+    ) -> None:
         self._credential = credential
         self._graph_url = graph_url
+        self._home_tenant = home_tenant.lower() if home_tenant else None
         self._client: Any = None
+
+    async def close(self) -> None:
+        if self._client is not None:
+            from .graph import close_graph_client
+
+            await close_graph_client(self._client)
+            self._client = None
 
     def _graph(self) -> Any:
         if self._client is None:
@@ -65,7 +75,19 @@ class EvidenceReader:
             self._client = graph_client(self._credential, self._graph_url)
         return self._client
 
-    async def read(self, now: datetime, days: int) -> Evidence:
+    async def read(self, tenant: str, now: datetime, days: int) -> Evidence:
+        """The tenant's recent SMTP AUTH users. The managed identity's token is for its
+        home tenant only: another tenant's logs cannot be read with it, and reading the
+        home tenant's instead would look like "nobody"."""
+        if self._home_tenant and tenant.lower() != self._home_tenant:
+            return Evidence(
+                False,
+                days,
+                problem=f"sign-in logs of tenant {tenant} are not readable with the home identity",
+            )
+        return await self._read(now, days)
+
+    async def _read(self, now: datetime, days: int) -> Evidence:
         import httpx
         from azure.core.exceptions import ClientAuthenticationError
         from kiota_abstractions.api_error import APIError

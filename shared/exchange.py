@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from azure.core import AsyncPipelineClient
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
     AsyncBearerTokenCredentialPolicy,
@@ -376,19 +376,24 @@ class ExchangeClient:
         select: tuple[str, ...] | None = None,
     ) -> dict[str, BatchItem]:
         """Run (id, cmdlet, parameters) calls through ``$batch``, 10 per request,
-        and answer each id with its own status and body. Items that were throttled
-        inside a batch are sent again in a later round (the batch itself is retried
-        by the pipeline)."""
+        and answer each id with its own status and body. Items throttled inside a
+        batch are sent again in a later round (the batch request itself is retried
+        by the pipeline). A batch request that fails outright answers its items with
+        status 0: their outcome is unknown (a write may or may not have happened),
+        and the other batches' answers are kept."""
         results: dict[str, BatchItem] = {}
         pending = list(calls)
         for attempt in range(BATCH_ROUNDS):
             retry: list[tuple[str, str, Mapping[str, Any]]] = []
             for start in range(0, len(pending), BATCH_SIZE):
                 chunk = pending[start : start + BATCH_SIZE]
-                for item in await self._batch_once(tenant, chunk, select):
-                    call = next(c for c in chunk if c[0] == item.id)
+                try:
+                    items = await self._batch_once(tenant, chunk, select)
+                except AzureError as exc:
+                    items = [BatchItem(c[0], 0, [], f"outcome unknown: {exc}") for c in chunk]
+                for item in items:
                     if item.status in (429, 503, 504) and attempt + 1 < BATCH_ROUNDS:
-                        retry.append(call)
+                        retry.append(next(c for c in chunk if c[0] == item.id))
                     else:
                         results[item.id] = item
             if not retry:
@@ -401,6 +406,7 @@ class ExchangeClient:
         self, tenant: str, chunk: Sequence[tuple[str, str, Mapping[str, Any]]], select: tuple[str, ...] | None
     ) -> list[BatchItem]:
         url = self._invoke_url(tenant, select)
+        anchor = ANCHOR_MAILBOX.format(tenant=tenant)
         body = {
             "requests": [
                 {
@@ -408,7 +414,12 @@ class ExchangeClient:
                     "method": "POST",
                     "url": url,
                     "body": {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(params)}},
-                    "headers": {"Content-Type": "application/json"},
+                    # Each item is routed on its own, as the official module's batches do.
+                    "headers": {
+                        "Content-Type": "application/json",
+                        "X-AnchorMailbox": anchor,
+                        "X-CmdletName": cmdlet,
+                    },
                 }
                 for call_id, cmdlet, params in chunk
             ]
@@ -416,10 +427,7 @@ class ExchangeClient:
         request = HttpRequest(
             "POST",
             f"{self._base_url}/adminapi/beta/{quote(tenant, safe='')}/$batch",
-            headers={
-                "X-AnchorMailbox": ANCHOR_MAILBOX.format(tenant=tenant),
-                "Prefer": "odata.continue-on-error",
-            },
+            headers={"X-AnchorMailbox": anchor, "Prefer": "odata.continue-on-error"},
             content=json.dumps(body).encode(),
         )
         response = await self._client.send_request(
@@ -429,42 +437,29 @@ class ExchangeClient:
             _raise_for(response, "$batch", tenant)
         try:
             answers = json.loads(response.body())["responses"]
+            if not isinstance(answers, list):
+                raise TypeError
         except (ValueError, KeyError, TypeError) as exc:
             raise ExchangeProtocolError(
                 f"$batch for tenant {tenant}: answer has no 'responses' list"
             ) from exc
-        items = []
-        for answer in answers:
-            status = int(answer.get("status", 0))
-            payload = answer.get("body") if isinstance(answer.get("body"), dict) else {}
-            items.append(
-                BatchItem(
-                    id=str(answer.get("id")),
-                    status=status,
-                    value=payload.get("value")
-                    if status < 300 and isinstance(payload.get("value"), list)
-                    else [],
-                    error=error_message(status, json.dumps(payload)) if status >= 300 else None,
-                )
-            )
         asked = {c[0] for c in chunk}
-        missing = asked - {i.id for i in items}
-        items += [
-            BatchItem(m, 0, [], "no answer for this item in the batch response") for m in sorted(missing)
+        items = {item.id: item for item in map(_batch_item, answers) if item and item.id in asked}
+        return [
+            items.get(i) or BatchItem(i, 0, [], "outcome unknown: no answer for it in the batch")
+            for i in asked
         ]
-        return [i for i in items if i.id in asked]
 
     async def set_mailboxes(
         self, tenant: str, changes: Sequence[tuple[str, bool | None]]
-    ) -> dict[str, str | None]:
-        """Set SmtpClientAuthenticationDisabled on mailboxes by GUID; answer each
-        GUID with None (done) or the error text."""
+    ) -> dict[str, BatchItem]:
+        """Set SmtpClientAuthenticationDisabled on mailboxes by GUID; each GUID's
+        answer: status 2xx done, 4xx/5xx refused (``error`` says why), 0 unknown."""
         calls = [
             (guid, "Set-CASMailbox", {"Identity": guid, "SmtpClientAuthenticationDisabled": value})
             for guid, value in changes
         ]
-        items = await self.batch(tenant, calls)
-        return {guid: items[guid].error for guid, _ in changes}
+        return await self.batch(tenant, calls)
 
     async def read_mailboxes(self, tenant: str, guids: Sequence[str]) -> dict[str, MailboxSetting | str]:
         """Current settings of some mailboxes by GUID: a MailboxSetting, or the error text."""
@@ -485,9 +480,30 @@ class ExchangeClient:
 @dataclass(frozen=True)
 class BatchItem:
     id: str
-    status: int
+    status: int  # 0: no answer, outcome unknown
     value: list[Any]
     error: str | None
+
+    @property
+    def unknown(self) -> bool:
+        return self.status == 0
+
+
+def _batch_item(answer: Any) -> BatchItem | None:
+    if not isinstance(answer, dict) or "id" not in answer:
+        return None
+    try:
+        status = int(answer.get("status", 0))
+    except (TypeError, ValueError):
+        status = 0
+    body = answer.get("body")
+    payload = body if isinstance(body, dict) else {}
+    # An error body counts as a failure whatever the item's status says.
+    if status >= 300 or "error" in payload:
+        raw = json.dumps(body) if isinstance(body, dict | list) else str(body or "")
+        return BatchItem(str(answer["id"]), status if status >= 300 else 500, [], error_message(status, raw))
+    value = payload.get("value")
+    return BatchItem(str(answer["id"]), status, value if isinstance(value, list) else [], None)
 
 
 def _mailbox(item: Any, tenant: str) -> MailboxSetting:

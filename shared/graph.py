@@ -33,3 +33,18 @@ def graph_client(
     adapter = GraphRequestAdapter(auth)
     adapter.base_url = f"{base_url.rstrip('/')}/{version}"
     return GraphServiceClient(request_adapter=adapter)
+
+
+async def close_graph_client(client: GraphServiceClient) -> None:
+    """Close the client's connections.
+
+    msgraph-core (1.5.2) wraps the httpx transport in an ``AsyncGraphTransport`` that
+    does not pass ``aclose()`` on, so closing the httpx client alone leaves its
+    connection pool, and its sockets, open. Close the wrapped transport as well."""
+    http = getattr(client.request_adapter, "_http_client", None)
+    if http is None:
+        return
+    await http.aclose()
+    inner = getattr(getattr(http, "_transport", None), "transport", None)
+    if inner is not None:
+        await inner.aclose()

@@ -69,7 +69,7 @@ def evaluate(policy: TenantPolicy, observed: Observation, now: datetime) -> tupl
             if finding:
                 findings.append(finding)
 
-    findings.extend(_unused_exceptions(policy, observed.mailboxes, now))
+    findings.extend(_unused_exceptions(policy, observed, now))
     findings.sort(key=lambda f: f.sort_key)
     return tuple(findings)
 
@@ -143,10 +143,8 @@ def _mailbox_override(
     )
 
 
-def _unused_exceptions(
-    policy: TenantPolicy, mailboxes: Iterable[MailboxSetting], now: datetime
-) -> list[Finding]:
-    by_guid = {m.guid.lower(): m for m in mailboxes}
+def _unused_exceptions(policy: TenantPolicy, observed: Observation, now: datetime) -> list[Finding]:
+    by_guid = {m.guid.lower(): m for m in observed.mailboxes}
     by_address = {m.address.lower(): m for m in by_guid.values()}
     findings: dict[str, Finding] = {}
     for exc in policy.exceptions:
@@ -157,6 +155,14 @@ def _unused_exceptions(
         else:
             mailbox = by_address.get(exc.mailbox.lower())
         if mailbox is not None and mailbox.smtp_auth_disabled is False:
+            continue
+        if (
+            mailbox is not None
+            and mailbox.smtp_auth_disabled is None
+            and observed.org_smtp_auth_disabled is False
+        ):
+            # It uses SMTP AUTH through the (drifted) org switch: not unused. Remediation
+            # holds the org fix until it has an override of its own.
             continue
         if mailbox is None:
             why = "no such mailbox exists any more"

@@ -4,23 +4,26 @@ write, read back, and audit every decision.
 Guard rails kept here:
 
 * runs only on a complete observation (the engine never calls it after a failed read);
-* under the per-tenant lock, each target is read again and written only if it still
-  has the value the check saw: a concurrent run or an admin may have changed it, and
-  a write decided on stale data is never made;
-* a failed re-read means no write;
+* no write without an audit row: the intended actions are recorded before anything
+  is written, and every outcome after;
+* under the per-tenant lock, the desired state's exceptions are read again (one
+  approved since the check is respected) and each target is read again and written
+  only if it still has the value the check saw; a failed re-read means no write;
 * after writing, the value is read back (retrying briefly for replication lag); a
-  change that does not show is a failure, not a success.
+  change that does not show is a failure, not a success. A write whose answer was
+  lost (timeout, failed batch) is judged by that read-back too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, HttpResponseError
 
 from .evidence import EvidenceReader
 from .exchange import ExchangeClient
@@ -29,14 +32,23 @@ from .model import (
     ActionKind,
     ActionResult,
     ActionStatus,
+    Evidence,
     Finding,
     Observation,
     RemediationOutcome,
     TenantPolicy,
 )
+from .policy import ExceptionIndex
 from .remediation import actions_for, needs_evidence, plan
 from .store.audit import AuditStore
+from .store.desired import DesiredStateStore
 from .store.lock import TenantLock
+
+log = logging.getLogger(__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -47,13 +59,33 @@ class VerifyTimings:
     first_delay_s: float = 1.0
 
 
+@dataclass(frozen=True)
+class _Written:
+    """How a write went: ``refused`` (the service said no, with why) or not; an
+    ``unknown`` outcome is settled by the read-back."""
+
+    refused: str | None = None
+    unknown: str | None = None
+
+
+def evidence_summary(evidence: Evidence | None, policy: TenantPolicy) -> str:
+    """What the audit trail says about the evidence a run decided on."""
+    if evidence is None:
+        return "not needed: no action turns SMTP AUTH off"
+    if evidence.available:
+        return f"sign-in logs read: last {evidence.days} days, {len(evidence.sign_ins)} account(s) used SMTP AUTH"
+    return f"sign-in logs unavailable ({evidence.problem}); WhenEvidenceUnavailable={policy.when_evidence_unavailable}"
+
+
 @dataclass
 class Remediator:
     exchange: ExchangeClient
     evidence: EvidenceReader
     lock: TenantLock
     audit: AuditStore
-    timings: VerifyTimings = VerifyTimings()
+    desired: DesiredStateStore
+    timings: VerifyTimings = field(default_factory=VerifyTimings)
+    clock: Callable[[], datetime] = _utc_now
 
     async def run(
         self,
@@ -68,22 +100,51 @@ class Remediator:
         actions = actions_for(findings, policy)
         if not actions:
             return None
-        evidence = await self.evidence.read(now, policy.evidence_days) if needs_evidence(actions) else None
+        tenant = policy.tenant_id
+        evidence = (
+            await self.evidence.read(tenant, now, policy.evidence_days) if needs_evidence(actions) else None
+        )
         planned, note = plan(actions, policy, observed, evidence, now)
         run_id = uuid.uuid4().hex
-        results = list(planned)
-        if not dry_run:
-            results = await self._apply_planned(policy.tenant_id, planned, run_id, now)
-        await self.audit.append(policy.tenant_id, run_id, now, results, "plan" if dry_run else "remediation")
-        return RemediationOutcome(policy.mode, tuple(results), note)
+        summary = evidence_summary(evidence, policy)
+        if dry_run:
+            await self.audit.append(tenant, run_id, self.clock(), planned, "plan", summary)
+            return RemediationOutcome(policy.mode, planned, note)
+        attempting = {r.action for r in planned if r.status is ActionStatus.PLANNED}
+        if attempting:
+            # Intent first (held ones included): if the process dies mid-write, the
+            # trail still says what was about to happen.
+            try:
+                await self.audit.append(tenant, run_id, self.clock(), planned, "remediation", summary)
+            except AzureError as exc:
+                log.error("tenant %s: audit trail unavailable, nothing written: %s", tenant, exc)
+                blocked = tuple(
+                    ActionResult(
+                        r.action, ActionStatus.HELD, f"audit trail unavailable, nothing written ({exc})"
+                    )
+                    if r.status is ActionStatus.PLANNED
+                    else r
+                    for r in planned
+                )
+                return RemediationOutcome(policy.mode, blocked, note)
+        results = tuple(await self._apply_planned(tenant, planned, run_id))
+        # Then the outcome of each attempted action (held ones are already recorded).
+        final = [r for r in results if r.action in attempting] if attempting else list(results)
+        try:
+            await self.audit.append(tenant, run_id, self.clock(), final, "remediation", summary)
+        except AzureError as exc:
+            # The changes are made: report them even if the trail could not take the outcome.
+            log.error("tenant %s: could not record remediation outcomes: %s", tenant, exc)
+            note = (note + " " if note else "") + f"The audit trail could not record these outcomes: {exc}"
+        return RemediationOutcome(policy.mode, results, note)
 
     async def _apply_planned(
-        self, tenant: str, planned: Sequence[ActionResult], run_id: str, now: datetime
+        self, tenant: str, planned: Sequence[ActionResult], run_id: str
     ) -> list[ActionResult]:
         todo = [r.action for r in planned if r.status is ActionStatus.PLANNED]
         if not todo:
             return list(planned)
-        async with self.lock.hold(tenant, run_id, now) as got:
+        async with self.lock.hold(tenant, run_id, self.clock()) as got:
             if not got:
                 done = {
                     a: ActionResult(
@@ -95,11 +156,37 @@ class Remediator:
                 done = await self._apply(tenant, todo)
         return [done.get(r.action, r) if r.status is ActionStatus.PLANNED else r for r in planned]
 
+    async def _approved_since(self, tenant: str, actions: Sequence[Action]) -> dict[Action, str]:
+        """Actions that the desired state, read again now, no longer allows."""
+        try:
+            loads = await self.desired.load(tenant)
+        except AzureError as exc:
+            return {a: f"not written: could not re-read the desired state ({exc})" for a in actions}
+        load = loads[0] if loads else None
+        if load is None or not load.ok or load.policy is None:
+            problem = "; ".join(load.errors) if load else "the tenant's rows are gone"
+            return {
+                a: f"not written: the desired state changed and is not usable now ({problem})"
+                for a in actions
+            }
+        live = ExceptionIndex([e for e in load.policy.exceptions if e.is_live(self.clock())])
+        out = {}
+        for action in actions:
+            if action.kind is ActionKind.SET_MAILBOX and (
+                live.by_guid.get((action.mailbox_guid or "").lower())
+                or live.by_address.get(action.target.lower())
+            ):
+                out[action] = "not written: an exception for it was approved since the check"
+        return out
+
     async def _apply(self, tenant: str, actions: Sequence[Action]) -> dict[Action, ActionResult]:
         out: dict[Action, ActionResult] = {}
-        current = await self._read(tenant, actions)
+        for action, reason in (await self._approved_since(tenant, actions)).items():
+            out[action] = ActionResult(action, ActionStatus.SKIPPED, reason)
+        remaining = [a for a in actions if a not in out]
+        current = await self._read(tenant, remaining)
         writable = []
-        for action in actions:
+        for action in remaining:
             value = current[action]
             if isinstance(value, str):
                 out[action] = ActionResult(
@@ -117,27 +204,28 @@ class Remediator:
                 )
             else:
                 writable.append(action)
-        write_errors = await self._write(tenant, writable)
-        written = []
+        written = await self._write(tenant, writable)
+        to_verify = []
         for action in writable:
-            error = write_errors.get(action)
-            if error:
-                out[action] = ActionResult(action, ActionStatus.FAILED, f"the change was refused: {error}")
+            outcome = written[action]
+            if outcome.refused is not None:
+                out[action] = ActionResult(
+                    action, ActionStatus.FAILED, f"the change was refused: {outcome.refused}"
+                )
             else:
-                written.append(action)
-        out.update(await self._verify(tenant, written))
+                to_verify.append(action)
+        out.update(await self._verify(tenant, to_verify, {a: written[a].unknown for a in to_verify}))
         return out
 
     async def _read(self, tenant: str, actions: Sequence[Action]) -> dict[Action, bool | str | None]:
         """Each target's current value, or the error text of a failed read."""
         out: dict[Action, bool | str | None] = {}
-        org = [a for a in actions if a.kind is ActionKind.SET_ORG]
-        mailboxes = [a for a in actions if a.kind is ActionKind.SET_MAILBOX]
-        for action in org:
+        for action in (a for a in actions if a.kind is ActionKind.SET_ORG):
             try:
                 out[action] = await self.exchange.org_smtp_auth_disabled(tenant)
             except AzureError as exc:
                 out[action] = str(exc)
+        mailboxes = [a for a in actions if a.kind is ActionKind.SET_MAILBOX]
         if mailboxes:
             try:
                 read = await self.exchange.read_mailboxes(tenant, [a.mailbox_guid or "" for a in mailboxes])
@@ -148,26 +236,38 @@ class Remediator:
                 out[action] = value if isinstance(value, str) else value.smtp_auth_disabled
         return out
 
-    async def _write(self, tenant: str, actions: Sequence[Action]) -> dict[Action, str | None]:
-        out: dict[Action, str | None] = {}
+    async def _write(self, tenant: str, actions: Sequence[Action]) -> dict[Action, _Written]:
+        out: dict[Action, _Written] = {}
         for action in (a for a in actions if a.kind is ActionKind.SET_ORG):
             try:
                 await self.exchange.set_org_smtp_auth_disabled(tenant, bool(action.after))
-                out[action] = None
-            except AzureError as exc:
-                out[action] = str(exc)
-        mailboxes = [a for a in actions if a.kind is ActionKind.SET_MAILBOX]
-        if mailboxes:
-            try:
-                errors = await self.exchange.set_mailboxes(
-                    tenant, [(a.mailbox_guid or "", a.after) for a in mailboxes]
+                out[action] = _Written()
+            except HttpResponseError as exc:
+                status = exc.status_code or 0
+                # A 4xx is a refusal; anything else may have landed and is settled by reading back.
+                out[action] = (
+                    _Written(refused=str(exc)) if 400 <= status < 500 else _Written(unknown=str(exc))
                 )
             except AzureError as exc:
-                errors = {a.mailbox_guid or "": str(exc) for a in mailboxes}
-            out.update({a: errors.get(a.mailbox_guid or "") for a in mailboxes})
+                out[action] = _Written(unknown=str(exc))
+        mailboxes = [a for a in actions if a.kind is ActionKind.SET_MAILBOX]
+        if mailboxes:
+            items = await self.exchange.set_mailboxes(
+                tenant, [(a.mailbox_guid or "", a.after) for a in mailboxes]
+            )
+            for action in mailboxes:
+                item = items[action.mailbox_guid or ""]
+                if item.unknown:
+                    out[action] = _Written(unknown=item.error)
+                elif item.error is not None and 400 <= item.status < 500:
+                    out[action] = _Written(refused=item.error)
+                else:
+                    out[action] = _Written(unknown=item.error)  # 5xx: it may still have happened
         return out
 
-    async def _verify(self, tenant: str, actions: Sequence[Action]) -> dict[Action, ActionResult]:
+    async def _verify(
+        self, tenant: str, actions: Sequence[Action], unknown: dict[Action, str | None]
+    ) -> dict[Action, ActionResult]:
         pending = list(actions)
         out: dict[Action, ActionResult] = {}
         last: dict[Action, bool | str | None] = {}
@@ -181,16 +281,23 @@ class Remediator:
             last = await self._read(tenant, pending)
             for action in list(pending):
                 if last[action] == action.after:
-                    suffix = f" (after {attempt + 1} reads)" if attempt else ""
-                    out[action] = ActionResult(action, ActionStatus.APPLIED, f"done and read back{suffix}")
+                    reason = "done and read back" + (f" (after {attempt + 1} reads)" if attempt else "")
+                    if unknown.get(action):
+                        reason += f"; the write's own answer was lost ({unknown[action]})"
+                    out[action] = ActionResult(action, ActionStatus.APPLIED, reason)
                     pending.remove(action)
         for action in pending:
-            out[action] = ActionResult(
-                action,
-                ActionStatus.FAILED,
-                f"the change did not stick: still {_show(last.get(action))} after "
-                f"{self.timings.attempts} reads (expected {_show(action.after)})",
-            )
+            value = last.get(action)
+            if isinstance(value, str):
+                reason = f"written, but could not be verified: {value}"
+            else:
+                reason = (
+                    f"the change did not stick: still {_show(value)} after {self.timings.attempts} reads "
+                    f"(expected {_show(action.after)})"
+                )
+            if unknown.get(action):
+                reason += f"; the write's answer was lost ({unknown[action]})"
+            out[action] = ActionResult(action, ActionStatus.FAILED, reason)
         return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from .model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
@@ -183,6 +184,6 @@ def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remedia
 def plan_text(result: CheckResult) -> str:
     if result.status is Status.ERROR:
         return text([result])
-    head = text([result]).rstrip("\n").splitlines()
+    head = text([replace(result, remediation=None)]).rstrip("\n").splitlines()
     body = remediation_text(result.remediation, verb="Plan (nothing has been changed)")
     return "\n".join([*head, "", *body]) + "\n"

@@ -27,19 +27,26 @@ async def open_services(
     async with service_client(settings, credential) as tables:
         await ensure_tables(tables, names)
         async with ExchangeClient(settings.exchange_url, credential) as exchange:
-            yield Services(
-                exchange=exchange,
-                desired=DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant),
-                history=HistoryStore(
-                    tables.get_table_client(names.runs),
-                    tables.get_table_client(names.findings),
-                    tables.get_table_client(names.events),
-                ),
-                remediator=Remediator(
+            evidence = EvidenceReader(credential, settings.graph_url, settings.home_tenant)
+            desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
+            try:
+                yield Services(
                     exchange=exchange,
-                    evidence=EvidenceReader(credential, settings.graph_url),
-                    lock=TenantLock(tables.get_table_client(names.locks)),
-                    audit=AuditStore(tables.get_table_client(names.audit)),
-                    timings=verify or VerifyTimings(),
-                ),
-            )
+                    desired=desired,
+                    history=HistoryStore(
+                        tables.get_table_client(names.runs),
+                        tables.get_table_client(names.findings),
+                        tables.get_table_client(names.events),
+                    ),
+                    remediator=Remediator(
+                        exchange=exchange,
+                        evidence=evidence,
+                        desired=desired,
+                        lock=TenantLock(tables.get_table_client(names.locks)),
+                        audit=AuditStore(tables.get_table_client(names.audit)),
+                        timings=verify or VerifyTimings(),
+                    ),
+                )
+            finally:
+                await evidence.close()  # the Graph client holds sockets of its own
+

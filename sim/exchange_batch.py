@@ -149,6 +149,11 @@ def _parse_sub(sub: Any, url: URL, tenant: SimTenant) -> tuple[str, dict[str, An
         )
     ):
         raise bad(f"Batched request url '{url}' is not this tenant's InvokeCommand endpoint.")
+    # Each item is routed by its own anchor, like a single call (the official module
+    # and CIPP's bulk requests send per-item X-AnchorMailbox headers).
+    headers = sub.get("headers") if isinstance(sub.get("headers"), dict) else {}
+    anchor = next((v for k, v in headers.items() if k.lower() == "x-anchormailbox"), None)
+    _check_anchor(anchor if isinstance(anchor, str) else None, tenant)
     body = sub.get("body")
     cmdlet_input = body.get("CmdletInput") if isinstance(body, dict) else None
     if not isinstance(cmdlet_input, dict) or not isinstance(cmdlet_input.get("CmdletName"), str):

@@ -7,7 +7,7 @@ appDisplayName. Without an Entra ID P1 licence the call fails with 403
 ``Authentication_RequestFromNonPremiumTenantOrB2CTenant``.
 
 The sim supports the ``$filter`` clauses that query needs, joined by ``and``:
-``clientAppUsed eq '...'``, ``createdDateTime ge|gt <ISO time>``,
+``clientAppUsed eq '...'``, ``createdDateTime ge|le|eq <ISO time>`` (what Graph documents),
 ``status/errorCode eq <n>``, ``userPrincipalName eq '...'``; ``$top`` pages with an
 absolute ``@odata.nextLink`` (fetched with GET, as Graph does). Anything else in
 ``$filter`` is a 400, so the product cannot lean on a clause the sim ignores.
@@ -34,7 +34,7 @@ GRAPH_RESOURCE = "https://graph.microsoft.com"
 PAGE_DEFAULT = 1000
 _CLAUSE = re.compile(
     r"^\s*(?P<field>clientAppUsed|createdDateTime|status/errorCode|userPrincipalName)\s+"
-    r"(?P<op>eq|ge|gt)\s+(?P<value>'[^']*'|[0-9TZ:.+-]+)\s*$",
+    r"(?P<op>eq|ge|le)\s+(?P<value>'[^']*'|[0-9TZ:.+-]+)\s*$",
     re.IGNORECASE,
 )
 
@@ -75,7 +75,7 @@ def _matches(entry: dict[str, Any], clauses: list[tuple[str, str, str]]) -> bool
         if field == "createdDateTime".lower():
             at = datetime.fromisoformat(entry["createdDateTime"])
             bound = datetime.fromisoformat(value)
-            if not (at >= bound if op == "ge" else at > bound):
+            if not (at >= bound if op == "ge" else at <= bound if op == "le" else at == bound):
                 return False
         elif field == "status/errorcode":
             if op != "eq" or entry["status"]["errorCode"] != int(value):
@@ -96,6 +96,8 @@ async def sign_ins(request: web.Request) -> web.Response:
         return denied
     record = request[RECORD_KEY]
     record.cmdlet = "signIns"
+    if state.before_sign_ins is not None:
+        state.before_sign_ins()
     delay, hit = state.faults.take(service="graph-signins", cmdlet=None, paged="$skiptoken" in request.query)
     if delay > 0:
         await asyncio.sleep(delay)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Self
 
@@ -209,6 +209,15 @@ class SimServer:
     def clear_sign_ins(self) -> None:
         with self._state.lock:
             self._state.sign_ins.clear()
+
+    @property
+    def before_sign_ins(self) -> Callable[[], None] | None:
+        """Called on the server thread when a sign-in log request arrives (test hook)."""
+        return self._state.before_sign_ins
+
+    @before_sign_ins.setter
+    def before_sign_ins(self, hook: Callable[[], None] | None) -> None:
+        self._state.before_sign_ins = hook
 
     @property
     def graph_premium(self) -> bool:

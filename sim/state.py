@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -42,6 +43,9 @@ class SimState:
     # tenant without Entra ID P1 (403 on sign-in logs).
     sign_ins: list[dict] = field(default_factory=list)
     graph_premium: bool = True
+    # Test hook: called (on the server's thread) when a sign-in log request arrives,
+    # i.e. after a remediating run observed the tenant and before it writes.
+    before_sign_ins: Callable[[], None] | None = None
     _tenants: dict[str, SimTenant] = field(default_factory=dict)
     _in_flight: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)

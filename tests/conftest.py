@@ -34,8 +34,10 @@ def sim(sim_server: SimServer) -> Iterator[SimServer]:
     sim_server.reset_records()
     sim_server.clear_sign_ins()
     sim_server.graph_premium = True
+    sim_server.before_sign_ins = None
     yield sim_server
     sim_server.faults.clear()
+    sim_server.before_sign_ins = None
 
 
 @pytest.fixture

@@ -22,14 +22,21 @@ def _value(v: bool | None) -> str:
     return "null" if v is None else str(v).lower()
 
 
+def _evidence_json(result: ActionResult) -> str:
+    """The sign-ins the decision rested on, as JSON that stays valid when trimmed."""
+    items = [
+        {"user": s.user, "user_id": s.user_id, "at": s.at.isoformat(), "ip": s.ip_address, "app": s.app}
+        for s in result.evidence
+    ]
+    while len(text := json.dumps(items)) > MAX_TEXT:
+        items = items[: len(items) // 2]
+    return text
+
+
 def audit_entity(
-    tenant: str, run_id: str, at: datetime, seq: int, result: ActionResult, source: str
+    tenant: str, run_id: str, at: datetime, seq: int, result: ActionResult, source: str, evidence: str = ""
 ) -> dict[str, Any]:
     action = result.action
-    evidence = [
-        {"user": s.user, "at": s.at.isoformat(), "ip": s.ip_address, "app": s.app}
-        for s in result.evidence[:50]
-    ]
     return {
         "PartitionKey": tenant,
         "RowKey": newest_first_key(at, seq),
@@ -45,7 +52,9 @@ def audit_entity(
         "After": _value(action.after),
         "Status": str(result.status),
         "Reason": result.reason[:MAX_TEXT],
-        "Evidence": json.dumps(evidence)[:MAX_TEXT],
+        "Evidence": _evidence_json(result),
+        # Whether evidence was checked at all: "none found" and "not read" must differ.
+        "EvidenceChecked": evidence[:MAX_TEXT],
     }
 
 
@@ -54,11 +63,17 @@ class AuditStore:
         self._table = table
 
     async def append(
-        self, tenant: str, run_id: str, at: datetime, results: Sequence[ActionResult], source: str
+        self,
+        tenant: str,
+        run_id: str,
+        at: datetime,
+        results: Sequence[ActionResult],
+        source: str,
+        evidence: str = "",
     ) -> None:
         # Only ever create: an audit row is never updated or deleted by the product.
         ops = [
-            (TransactionOperation.CREATE, audit_entity(tenant, run_id, at, i, r, source))
+            (TransactionOperation.CREATE, audit_entity(tenant, run_id, at, i, r, source, evidence))
             for i, r in enumerate(results)
         ]
         for start in range(0, len(ops), BATCH):

@@ -8,14 +8,22 @@ over with an ETag condition, so of two runs racing for it exactly one wins.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
+
+log = logging.getLogger(__name__)
 
 ROW = "remediation"
 DEFAULT_LEASE = timedelta(minutes=15)  # longer than the function timeout (10 min)
@@ -26,7 +34,7 @@ class TenantLock:
         self._table = table
         self._lease = lease
 
-    async def acquire(self, tenant: str, owner: str, now: datetime) -> bool:
+    async def acquire(self, tenant: str, owner: str, now: datetime, *, _again: bool = True) -> bool:
         entity = {"PartitionKey": tenant, "RowKey": ROW, "Owner": owner, "ExpiresAt": now + self._lease}
         try:
             await self._table.create_entity(entity)
@@ -36,7 +44,8 @@ class TenantLock:
         try:
             current = await self._table.get_entity(tenant, ROW)
         except ResourceNotFoundError:
-            return await self.acquire(tenant, owner, now)  # released meanwhile: try once more
+            # Released meanwhile: try once more, not forever.
+            return await self.acquire(tenant, owner, now, _again=False) if _again else False
         if current["ExpiresAt"] > now:
             return False
         try:
@@ -70,4 +79,8 @@ class TenantLock:
             yield got
         finally:
             if got:
-                await self.release(tenant, owner)
+                try:
+                    await self.release(tenant, owner)
+                except AzureError as exc:
+                    # The lease expires by itself; a failed release must not hide what was done.
+                    log.warning("tenant %s: could not release the remediation lock: %s", tenant, exc)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.data.tables.aio import TableServiceClient
 
 from ..settings import Settings, SettingsError
 
@@ -48,11 +48,17 @@ def service_client(settings: Settings, credential: AsyncTokenCredential) -> Tabl
     return TableServiceClient(storage.table_endpoint, credential=credential)
 
 
+# Tables known to exist, per storage endpoint, for the life of the process: a
+# Functions worker lives across invocations, so each run would otherwise send one
+# create-table per table (each a 409 that monitoring counts as a failed call).
+_ENSURED: set[tuple[str, str]] = set()
+
+
 async def ensure_tables(service: TableServiceClient, names: TableNames) -> None:
     for name in names.all():
+        key = (service.url, name)
+        if key in _ENSURED:
+            continue
         with contextlib.suppress(ResourceExistsError):
             await service.create_table(name)
-
-
-def table(service: TableServiceClient, name: str) -> TableClient:
-    return service.get_table_client(name)
+        _ENSURED.add(key)

@@ -11,9 +11,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 from shared.engine import check_tenants
 from shared.model import ActionStatus, EvidencePolicy, Mode, Status
+from shared.store.rows import exception_entity
 from sim.graph_signins import sign_in
 
 from .helpers import approved, monitor, services
@@ -61,9 +63,17 @@ async def test_fixes_drift_but_never_touches_an_approved_exception(sim, tenant_i
     assert tenant.mailbox_at(4).smtp_auth_disabled is False  # the printer keeps SMTP AUTH
     assert tenant.mailbox_at(3).smtp_auth_disabled is True
     assert tenant.org_smtp_auth_disabled is True
+    # Intent first, outcome after: both in the append-only trail, same run id.
     assert sorted((a["Target"], a["Status"], a["Before"], a["After"]) for a in audit) == sorted(
-        [("organization", "applied", "false", "true"), (rogue.address, "applied", "false", "true")]
+        [
+            ("organization", "planned", "false", "true"),
+            (rogue.address, "planned", "false", "true"),
+            ("organization", "applied", "false", "true"),
+            (rogue.address, "applied", "false", "true"),
+        ]
     )
+    assert len({a["RunId"] for a in audit}) == 1
+    assert all("sign-in logs read: last 30 days" in a["EvidenceChecked"] for a in audit)
 
     # Idempotent: the next run finds nothing to fix and writes nothing.
     sim.reset_records()
@@ -240,3 +250,84 @@ async def test_plan_shows_what_would_happen_and_changes_nothing(sim, tenant_id):
     assert sets(sim, tenant_id) == []
     audit = json.loads(cli("audit", "--tenant", tenant_id, "--json").stdout)
     assert {a["Source"] for a in audit} == {"plan"} and len(audit) == 6
+
+
+def _between_check_and_write(sim, change):
+    """Make `change` happen when the run reads sign-in evidence: after it observed
+    the tenant, before it writes (the hook runs on the simulator's thread)."""
+    sim.before_sign_ins = change
+
+
+async def test_a_target_changed_since_the_check_is_not_written(sim, tenant_id):
+    domain = "moved.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False, 2: False})
+    fixed_by_admin, untouched = tenant.mailbox_at(1), tenant.mailbox_at(2)
+
+    _between_check_and_write(sim, lambda: tenant.set_override(fixed_by_admin.guid, None))
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    got = {r.action.target: r for r in result.remediation.results}
+    assert got[fixed_by_admin.address].status is ActionStatus.SKIPPED
+    assert "changed since the check" in got[fixed_by_admin.address].reason
+    assert got[untouched.address].status is ActionStatus.APPLIED
+    assert sets(sim, tenant_id) == [("Set-CASMailbox", untouched.guid, True)]
+
+
+async def test_an_exception_approved_since_the_check_is_respected(sim, tenant_id, app_env):
+    domain = "approved-late.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False})
+    printer = tenant.mailbox_at(1)
+    table = TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]).get_table_client(
+        app_env["SMTPAUTH_TABLE_PREFIX"] + "Desired"
+    )
+    _between_check_and_write(sim, lambda: table.create_entity(exception_entity(tenant_id, approved(printer))))
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    (outcome,) = result.remediation.results
+    assert outcome.status is ActionStatus.SKIPPED and "approved since the check" in outcome.reason
+    assert sets(sim, tenant_id) == [] and tenant.mailbox_at(1).smtp_auth_disabled is False
+
+
+async def test_evidence_window_is_the_tenant_setting(sim, tenant_id):
+    domain = "window.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False, 2: False})
+    recent, old = tenant.mailbox_at(1), tenant.mailbox_at(2)
+    now = datetime.now(UTC)
+    sim.add_sign_in(sign_in(recent.address, now - timedelta(days=6)))
+    sim.add_sign_in(sign_in(old.address, now - timedelta(days=8)))
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, evidence_days=7, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    assert statuses(result) == {recent.address: ActionStatus.HELD, old.address: ActionStatus.APPLIED}
+
+
+async def test_an_item_throttled_inside_a_batch_is_sent_again(sim, tenant_id):
+    domain = "item429.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False, 2: False})
+    sim.faults.throttle(times=1, retry_after=0, cmdlet="Set-CASMailbox")
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    assert set(statuses(result).values()) == {ActionStatus.APPLIED}
+    attempts = [r for r in sim.set_calls if r.tenant == tenant_id]
+    assert sorted(r.status for r in attempts) == [200, 200, 429]
+    assert {tenant.mailbox_at(i).smtp_auth_disabled for i in (1, 2)} == {True}
+
+
+async def test_a_lost_batch_answer_is_settled_by_reading_back(sim, tenant_id):
+    domain = "lostbatch.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, count=100, overrides={i: False for i in range(15)})
+    # Batches: 2 re-reads, then 2 writes; the second write batch fails as a whole.
+    sim.faults.fail(status=400, message="Batch request failed", service="exchange-batch", after=3)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    by_status: dict[ActionStatus, list] = {}
+    for r in result.remediation.results:
+        by_status.setdefault(r.status, []).append(r)
+    assert len(by_status[ActionStatus.APPLIED]) == 10  # the first batch's writes are not lost
+    assert len(by_status[ActionStatus.FAILED]) == 5
+    assert all("answer was lost" in r.reason for r in by_status[ActionStatus.FAILED])
+    assert sum(1 for i in range(15) if tenant.mailbox_at(i).smtp_auth_disabled is True) == 10

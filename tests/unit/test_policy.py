@@ -131,6 +131,11 @@ def test_unused_exceptions_are_hygiene_not_drift():
     assert status_of(findings) is Status.COMPLIANT
 
 
+def test_an_exception_riding_on_a_drifted_org_switch_is_not_unused():
+    follows = mailbox("printer", None)
+    assert kinds(run([follows], [exception(follows)], org=False)) == [("org-setting-drift", "organization")]
+
+
 def test_two_rows_for_one_unused_mailbox_make_one_finding():
     mb = mailbox("a", None)
     assert len(run([mb], [exception(mb), exception(mb, expires=date(2027, 6, 1))])) == 1

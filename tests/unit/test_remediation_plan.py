@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.model import (
+    Action,
     ActionKind,
     ActionStatus,
     Evidence,
@@ -65,7 +66,7 @@ def test_actions_follow_findings_and_leave_approved_and_unused_alone():
         mb("rogue", False),
         mb("printer", False),
         mb("erp", False),
-        mb("old", None),
+        mb("old", True),  # approved but its own override keeps SMTP AUTH off: unused
     )
     results, note = run(
         [rogue, approved, expired, unused],
@@ -80,6 +81,46 @@ def test_actions_follow_findings_and_leave_approved_and_unused_alone():
     assert got[rogue.address].action.after is True
     assert all(r.status is ActionStatus.PLANNED for r in results)
     assert "Set-CASMailbox -Identity " + rogue.guid in got[rogue.address].reason
+
+
+def test_org_switch_held_while_an_approved_mailbox_relies_on_it():
+    printer = mb("printer", None)  # approved, but no override of its own: the org switch carries it
+    (result,), _ = run([printer], [exc(printer)], org=False)
+    assert result.action.kind is ActionKind.SET_ORG and result.status is ActionStatus.HELD
+    assert (
+        f"Set-CASMailbox -Identity {printer.guid} -SmtpClientAuthenticationDisabled $false" in result.reason
+    )
+
+
+def test_planner_refuses_approved_or_unseen_mailboxes_even_if_asked():
+    printer, ghost = mb("printer", False), mb("ghost", False)
+    policy = TenantPolicy(T, T, exceptions=(exc(printer),))
+    asked = [
+        Action(
+            ActionKind.SET_MAILBOX,
+            m.address,
+            False,
+            True,
+            FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION,
+            m.guid,
+        )
+        for m in (printer, ghost)
+    ]
+    results, _ = plan(asked, policy, Observation(T, True, 1, (printer,)), Evidence(True, 30), NOW)
+    assert [r.status for r in results] == [ActionStatus.HELD, ActionStatus.HELD]
+    assert "approved exception" in results[0].reason and "not in this run" in results[1].reason
+
+
+def test_org_users_exclude_every_own_override():
+    off = mb("off", True)  # already has SMTP AUTH off: the org switch changes nothing for it
+    (result,), _ = run([off], org=False, evidence=Evidence(True, 30, (used(off),)))
+    assert result.status is ActionStatus.PLANNED and "no successful SMTP AUTH sign-in" in result.reason
+
+
+def test_one_action_per_mailbox_even_if_listed_twice():
+    rogue = mb("rogue", False)
+    results, _ = run([rogue, rogue])
+    assert len(results) == 1
 
 
 def test_mailbox_fix_may_be_null():
