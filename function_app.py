@@ -8,7 +8,7 @@ import os
 
 import azure.functions as func
 
-from shared.settings import DEFAULT_SCHEDULE
+from shared.settings import DEFAULT_DIGEST_SCHEDULE, DEFAULT_SCHEDULE
 
 app = func.FunctionApp()
 log = logging.getLogger("smtpauth")
@@ -16,6 +16,7 @@ log = logging.getLogger("smtpauth")
 # The schedule is read when the host indexes functions; app settings are in the
 # environment by then. A default keeps a deployment without the setting working.
 SCHEDULE = os.environ.get("SMTPAUTH_SCHEDULE") or DEFAULT_SCHEDULE
+DIGEST_SCHEDULE = os.environ.get("SMTPAUTH_DIGEST_SCHEDULE") or DEFAULT_DIGEST_SCHEDULE
 
 
 @app.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
@@ -28,3 +29,12 @@ async def scheduled_check(timer: func.TimerRequest) -> None:
     if timer.past_due:
         log.warning("timer is past due; checking now")
     raise_if_incomplete(await run_check(Settings.from_env()))
+
+
+@app.timer_trigger(arg_name="timer", schedule=DIGEST_SCHEDULE, run_on_startup=False, use_monitor=True)
+async def weekly_digest(timer: func.TimerRequest) -> None:
+    # Per tenant: compliant or not, open drift, exceptions expiring soon, last good check.
+    from shared.jobs import weekly_digest as run_digest
+    from shared.settings import Settings
+
+    await run_digest(Settings.from_env())

@@ -20,8 +20,8 @@ from azure.core.exceptions import AzureError
 from . import report
 from .engine import Services, check_tenants, plan_tenant, utc_now
 from .identity import workstation_credential
-from .model import EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
-from .services import open_services
+from .model import CheckResult, EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
+from .services import open_notifier, open_services
 from .settings import Settings, SettingsError
 from .store.rows import MAILBOX_FIX, check_tenant_id, exception_row_key, is_address, is_domain
 
@@ -173,14 +173,26 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
         results = await check_tenants(
             services, args.tenant, parallel=settings.max_parallel_tenants, progress=progress
         )
+        queued = await _queue_notifications(settings, services, results)
     progress.done()
     if args.tenant and not results:
         raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
+    if queued:
+        print(f"{queued} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
     if args.json:
         print(json.dumps(report.document(results), indent=2))
     else:
         print(report.text(results), end="")
     return report.exit_code(results)
+
+
+async def _queue_notifications(settings: Settings, services: Services, results: list[CheckResult]) -> int:
+    """A check from here records its changes in the history like a scheduled one, so
+    it queues what they tell (or the next scheduled run would see nothing new and
+    nobody would hear). Sending is left to the timer and its managed identity."""
+    credential = workstation_credential(settings.client_id)
+    async with credential, open_notifier(settings, credential) as notifier:
+        return await notifier.queue_results(results, services.history)
 
 
 async def _tenant(settings: Settings, args: argparse.Namespace) -> int:

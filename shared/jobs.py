@@ -7,7 +7,8 @@ import logging
 from .engine import check_tenants
 from .identity import managed_identity
 from .model import CheckResult, Status
-from .services import open_services
+from .notify.dispatch import Delivery
+from .services import open_notifier, open_services
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,16 +20,45 @@ class CheckIncomplete(RuntimeError):
 
 
 async def scheduled_check(settings: Settings) -> list[CheckResult]:
-    """Check every enabled tenant with the managed identity; record each run."""
+    """Check every enabled tenant with the managed identity; record each run; queue
+    what changed and send what is due (new notifications and earlier failures)."""
     async with (
         managed_identity(settings.client_id) as credential,
         open_services(settings, credential) as services,
+        open_notifier(settings, credential) as notifier,
     ):
         results = await check_tenants(services, parallel=settings.max_parallel_tenants)
+        await notifier.queue_results(results, services.history)
+        _log_delivery(await notifier.deliver(r.tenant_id for r in results))
     drift = sum(r.status is Status.DRIFT for r in results)
     failed = sum(r.status is Status.ERROR for r in results)
     log.info("checked %d tenant(s): %d with drift, %d could not be checked", len(results), drift, failed)
     return results
+
+
+async def weekly_digest(settings: Settings) -> Delivery:
+    """Queue and send each enabled tenant's digest (from recorded history; no
+    Exchange call), then anything else due for those tenants."""
+    async with (
+        managed_identity(settings.client_id) as credential,
+        open_services(settings, credential) as services,
+        open_notifier(settings, credential) as notifier,
+    ):
+        loads = [load for load in await services.desired.load() if load.enabled]
+        await notifier.queue_digests(loads, services.history)
+        delivery = await notifier.deliver(load.tenant_id for load in loads)
+    _log_delivery(delivery)
+    return delivery
+
+
+def _log_delivery(delivery: Delivery) -> None:
+    if delivery.sent or delivery.failed or delivery.dead:
+        log.info(
+            "notifications: %d sent, %d to retry, %d given up",
+            len(delivery.sent),
+            len(delivery.failed),
+            len(delivery.dead),
+        )
 
 
 def raise_if_incomplete(results: list[CheckResult]) -> None:

@@ -1,5 +1,5 @@
-"""Build the edges of a check from settings: Exchange client, stores. One place,
-used by the timer function, the CLI and the demo alike."""
+"""Build the edges of a check from settings: Exchange client, stores, notifier. One
+place, used by the timer function, the CLI and the demo alike."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ from azure.core.credentials_async import AsyncTokenCredential
 from .engine import Services
 from .evidence import EvidenceReader
 from .exchange import ExchangeClient
+from .notify.dispatch import Notifier, NotifyConfig
+from .notify.mail import MailSender
+from .notify.teams import TeamsSender
 from .remediation_apply import Remediator, VerifyTimings
 from .settings import Settings
 from .store import DesiredStateStore, HistoryStore, TableNames
 from .store.audit import AuditStore
 from .store.lock import TenantLock
+from .store.outbox import OutboxStore
 from .store.tables import ensure_tables, service_client
 
 
@@ -50,3 +54,22 @@ async def open_services(
             finally:
                 await evidence.close()  # the Graph client holds sockets of its own
 
+
+@asynccontextmanager
+async def open_notifier(
+    settings: Settings, credential: AsyncTokenCredential, *, config: NotifyConfig | None = None
+) -> AsyncIterator[Notifier]:
+    """The outbox and the two senders, with the same identity as the check. Use it
+    inside open_services(), which creates the tables."""
+    names = TableNames.with_prefix(settings.table_prefix)
+    mail = MailSender(credential, settings.graph_url)
+    async with service_client(settings, credential) as tables, TeamsSender() as teams:
+        try:
+            yield Notifier(
+                OutboxStore(tables.get_table_client(names.outbox)),
+                config or NotifyConfig.from_settings(settings),
+                teams=teams,
+                mail=mail,
+            )
+        finally:
+            await mail.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,6 +16,12 @@ from urllib.parse import urlsplit
 DEFAULT_EXCHANGE_URL = "https://outlook.office365.com"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 DEFAULT_SCHEDULE = "0 */15 * * * *"
+DEFAULT_DIGEST_SCHEDULE = "0 0 7 * * 1"  # Mondays 07:00 UTC (NCRONTAB, with seconds)
+DEFAULT_REMINDER_HOURS = 24.0
+DEFAULT_NOTIFY_MAX_ATTEMPTS = 8
+# Same shape as store.rows' check; not imported from there, which would pull Table
+# Storage into the function app's cold start (it imports this module).
+_ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{3,253}$")
 
 
 class SettingsError(ValueError):
@@ -83,6 +90,13 @@ class Settings:
     client_id: str | None = None
     table_prefix: str = "SmtpAuth"
     max_parallel_tenants: int = 4
+    # Notifications (README "Notifications"): the mailbox mail is sent as; how long
+    # open drift waits before a reminder (0 = never); how often a failed send is
+    # tried before it is given up as dead; when the digest timer fires.
+    mail_sender: str | None = None
+    reminder_hours: float = DEFAULT_REMINDER_HOURS
+    notify_max_attempts: int = DEFAULT_NOTIFY_MAX_ATTEMPTS
+    digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,4 +120,46 @@ class Settings:
             client_id=(env.get("AZURE_CLIENT_ID") or "").strip() or None,
             table_prefix=prefix,
             max_parallel_tenants=int(parallel),
+            mail_sender=_mail_sender(env),
+            reminder_hours=_reminder_hours(env),
+            notify_max_attempts=_max_attempts(env),
+            digest_schedule=ncrontab("SMTPAUTH_DIGEST_SCHEDULE", env, DEFAULT_DIGEST_SCHEDULE),
         )
+
+
+def _mail_sender(env: Mapping[str, str]) -> str | None:
+    value = (env.get("SMTPAUTH_MAIL_SENDER") or "").strip()
+    if value and not _ADDRESS.match(value):
+        raise SettingsError(f"SMTPAUTH_MAIL_SENDER must be the sending mailbox's address, got {value!r}")
+    return value or None
+
+
+def _reminder_hours(env: Mapping[str, str]) -> float:
+    text = (env.get("SMTPAUTH_REMINDER_HOURS") or "").strip()
+    if not text:
+        return DEFAULT_REMINDER_HOURS
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= 24 * 90:
+        raise SettingsError(f"SMTPAUTH_REMINDER_HOURS must be 0 (no reminders) .. 2160, got {text!r}")
+    return hours
+
+
+def _max_attempts(env: Mapping[str, str]) -> int:
+    text = (env.get("SMTPAUTH_NOTIFY_MAX_ATTEMPTS") or "").strip() or str(DEFAULT_NOTIFY_MAX_ATTEMPTS)
+    if not text.isdigit() or not 1 <= int(text) <= 50:
+        raise SettingsError(f"SMTPAUTH_NOTIFY_MAX_ATTEMPTS must be 1..50, got {text!r}")
+    return int(text)
+
+
+def ncrontab(name: str, env: Mapping[str, str], default: str) -> str:
+    """A six-field NCRONTAB expression (seconds first), as the Functions timer reads it."""
+    value = (env.get(name) or "").strip() or default
+    if len(value.split()) != 6:
+        raise SettingsError(
+            f"{name} must be an NCRONTAB expression with 6 fields (sec min hour day month weekday), "
+            f"got {value!r}"
+        )
+    return value

@@ -13,7 +13,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sim import exchange_admin, exchange_batch, graph_signins, managed_identity
+from sim import exchange_admin, exchange_batch, graph_mail, graph_signins, managed_identity, teams_webhook
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
 
@@ -22,6 +22,8 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     exchange_admin.routes,
     exchange_batch.routes,
     graph_signins.routes,
+    graph_mail.routes,
+    teams_webhook.routes,
 )
 
 

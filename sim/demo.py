@@ -2,17 +2,25 @@
 
 Starts Azurite and the simulator on free loopback ports, seeds a tenant, records
 the desired state with the product's own CLI, runs the scheduled job (the code the
-timer function runs) twice, prints the report, and stops what it started.
+timer function runs) three times (drift, unchanged, fixed by hand), prints the report
+and what each run sent to Teams and by email (the cards and mails as the simulator
+received them are written to out/demo/); then switches the tenant to remediate mode
+for one remediation cycle (plan, fix, one change held because a printer used SMTP
+AUTH yesterday, audit), and stops what it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import re
 import shlex
+import shutil
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from shared import report
 from shared.cli import main as cli
@@ -24,12 +32,16 @@ from shared.settings import Settings
 from shared.store.rows import exception_row_key
 
 from .azurite import Azurite
+from .graph_signins import sign_in
 from .server import SimServer
 
 TENANT = "8f6a3c1e-2b4d-4e5f-9a0b-1c2d3e4f5a6b"
 DOMAIN = "contoso.onmicrosoft.com"
 MAILBOXES = 3000
 UNAPPROVED = (17, 512, 1999, 2750)  # mailboxes someone switched on without approval
+TEAMS_SETTING = "SMTPAUTH_TEAMS_WEBHOOK_CONTOSO"  # the app setting that holds the webhook URL
+SENDER = "smtp-auth-guard@contoso.com"
+OUT = Path(__file__).resolve().parent.parent / "out" / "demo"
 
 
 def say(text: str = "") -> None:
@@ -41,6 +53,32 @@ def run_cli(*args: str) -> int:
     code = cli(list(args))
     say()
     return code
+
+
+class Sent:
+    """What the simulator's Teams webhook and sendMail received since the last look."""
+
+    def __init__(self, server: SimServer) -> None:
+        self.server = server
+        self.posts = self.mails = 0
+        shutil.rmtree(OUT, ignore_errors=True)
+        OUT.mkdir(parents=True)
+
+    def show(self, step: str) -> None:
+        posts, mails = self.server.teams_posts[self.posts :], self.server.sent_mails[self.mails :]
+        self.posts, self.mails = self.posts + len(posts), self.mails + len(mails)
+        if not posts and not mails:
+            say("  Notifications: nothing sent (nothing changed).")
+            return
+        for n, post in enumerate(posts, 1):
+            path = OUT / f"{step}-teams-card-{n}.json"
+            path.write_text(json.dumps(post.payload, indent=2, ensure_ascii=False), encoding="utf-8")
+            title = re.sub(r"\\(.)", r"\1", post.card["body"][0]["items"][0]["text"])
+            say(f'  Teams: card "{title}" ({post.size:,} bytes) -> {path.relative_to(OUT.parent.parent)}')
+        for n, mail in enumerate(mails, 1):
+            path = OUT / f"{step}-email-{n}.html"
+            path.write_text(mail.content, encoding="utf-8")
+            say(f'  Email to {", ".join(mail.to)}: "{mail.subject}" -> {path.relative_to(OUT.parent.parent)}')
 
 
 def seed(server: SimServer) -> None:
@@ -70,6 +108,48 @@ async def add_expired_exception() -> None:
         )
 
 
+def remediation_cycle(server: SimServer, sent: Sent) -> None:
+    """Drift comes back; the tenant now remediates, with one change held by evidence."""
+    tenant = server.tenant(TENANT)
+    rogue = [tenant.mailbox_at(i) for i in (100, 200)]
+    printer = tenant.add_mailbox(f"mfp-lobby@{DOMAIN}", display_name="MFP, lobby", smtp_auth_disabled=False)
+    for mailbox in rogue:
+        tenant.set_override(mailbox.guid, False)
+    # The lobby printer really sends with SMTP AUTH: the sign-in logs show it yesterday.
+    server.add_sign_in(
+        sign_in(printer.address, datetime.now(UTC) - timedelta(days=1), ip_address="192.0.2.44")
+    )
+    say("=" * 78)
+    say(f"Remediation. Someone turns SMTP AUTH on for {rogue[0].address}, {rogue[1].address}")
+    say(f"and {printer.address} (no exception). The lobby printer really uses it: the sign-in")
+    say("logs show it yesterday. The tenant is switched to remediate mode:\n")
+    run_cli(
+        "tenant", "add", "--tenant", TENANT, "--domain", DOMAIN, "--notify-email", "secops@contoso.com",
+        "--teams-webhook-setting", TEAMS_SETTING, "--mode", "remediate",
+    )  # fmt: skip
+    run_cli("plan", "--tenant", TENANT)
+    say("Running the scheduled check in remediate mode ...\n")
+    fourth = asyncio.run(scheduled_check(Settings.from_env()))
+    say(report.text(fourth))
+    sent.show("4-remediated")
+    say()
+    changed = server.set_calls
+    say(f"  Exchange received {len([c for c in changed if c.status == 200])} Set-* call(s):")
+    for call in changed:
+        params = call.parameters or {}
+        value = params.get("SmtpClientAuthenticationDisabled")
+        shown = "$null" if value is None else f"${str(value).lower()}"
+        say(f"    {call.cmdlet} -Identity {params.get('Identity')} -SmtpClientAuthenticationDisabled {shown}")
+
+    say(f"  {printer.address} keeps SMTP AUTH: {tenant.mailbox(printer.guid).smtp_auth_disabled is False}\n")
+    run_cli("audit", "--tenant", TENANT, "--limit", "8")
+    say("Next run: the fixed mailboxes are resolved; the held printer stays open until someone decides.\n")
+    fifth = asyncio.run(scheduled_check(Settings.from_env()))
+    say("  " + report.text(fifth).splitlines()[-1].strip())
+    sent.show("5-after-remediation")
+    say()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.ERROR, format="  log %(levelname)s %(name)s: %(message)s")
     say("Starting Azurite and the Exchange Online simulator on free loopback ports ...")
@@ -81,8 +161,13 @@ def main() -> int:
                 "SMTPAUTH_GRAPH_URL": server.url,
                 "IDENTITY_ENDPOINT": server.identity_endpoint,
                 "IDENTITY_HEADER": server.identity_header,
+                # Notifications: the webhook URL is a secret, so the tenant row names the
+                # setting that holds it; mail is sent as this mailbox through Graph.
+                TEAMS_SETTING: server.add_teams_webhook(),
+                "SMTPAUTH_MAIL_SENDER": SENDER,
             }
         )
+        sent = Sent(server)
         seed(server)
         say(
             f"Simulated tenant {DOMAIN}: {MAILBOXES + 2:,} mailboxes, org SMTP AUTH switched ON, "
@@ -90,8 +175,9 @@ def main() -> int:
         )
         say("Desired state, recorded with the admin CLI (rows in Table Storage):\n")
         run_cli(
-            "tenant", "add", "--tenant", TENANT, "--domain", DOMAIN, "--notify-email", "secops@contoso.com"
-        )
+            "tenant", "add", "--tenant", TENANT, "--domain", DOMAIN, "--notify-email", "secops@contoso.com",
+            "--teams-webhook-setting", TEAMS_SETTING,
+        )  # fmt: skip
         expires = (datetime.now(UTC) + timedelta(days=180)).date().isoformat()
         run_cli(
             "exception", "add", "--tenant", TENANT, "--mailbox", f"scanner-floor3@{DOMAIN}",
@@ -104,20 +190,29 @@ def main() -> int:
         say("Running the scheduled check (the code the timer function runs) ...\n")
         results = asyncio.run(scheduled_check(Settings.from_env()))
         say(report.text(results))
+        sent.show("1-drift")
+        say()
 
         say("Running it again: the findings are the same, so nothing is new.\n")
         again = asyncio.run(scheduled_check(Settings.from_env()))
         say("  " + report.text(again).splitlines()[-1].strip())
+        sent.show("2-unchanged")
         say()
-        fixed = server.tenant(TENANT).mailbox_at(UNAPPROVED[0])
-        say(f"An admin turns SMTP AUTH off for {fixed.address} and for the organization; next run:\n")
-        server.tenant(TENANT).set_override(fixed.guid, True)
-        server.tenant(TENANT).set_org_setting(True)
+        tenant = server.tenant(TENANT)
+        say("An admin fixes it all by hand: SMTP AUTH off for the organization, the four mailboxes")
+        say(f"and legacy-erp@{DOMAIN} (its exception expired); next run:\n")
+        for index in UNAPPROVED:
+            tenant.set_override(tenant.mailbox_at(index).guid, True)
+        tenant.set_override(f"legacy-erp@{DOMAIN}", True)
+        tenant.set_org_setting(True)
         third = asyncio.run(scheduled_check(Settings.from_env()))
         say("  " + report.text(third).splitlines()[-1].strip())
+        sent.show("3-fixed")
         say()
         run_cli("history", "--tenant", TENANT, "--limit", "12")
         code = report.exit_code(results)
+
+        remediation_cycle(server, sent)
     say(f"Stopped Azurite and the simulator. Exit code of the check: {code} (0 compliant, 1 drift, 2 error).")
     return 0
 

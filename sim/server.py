@@ -24,6 +24,7 @@ from aiohttp import web
 from sim.app import build_app
 from sim.faults import Faults
 from sim.records import RequestRecord
+from sim.sinks import SentMail, TeamsPost
 from sim.state import NEXT_LINK_KEYS, SimState
 from sim.tenant import SimTenant
 from sim.tokens import EXCHANGE_RESOURCE
@@ -291,6 +292,40 @@ class SimServer:
 
     def reset_records(self) -> None:
         self._state.recorder.reset()
+        self._state.sinks.clear()
+
+    # -- notification sinks (Teams Workflows webhook, Graph sendMail) ----------------
+
+    def add_teams_webhook(self) -> str:
+        """A fresh Workflows-style webhook URL with its own ``sig=`` secret.
+
+        Treat it like the real thing: a secret, never printed or logged."""
+        workflow, sig = self._state.sinks.teams.register()
+        return (
+            f"{self.url}/workflows/{workflow}/triggers/manual/paths/invoke"
+            f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}"
+        )
+
+    @property
+    def teams_posts(self) -> list[TeamsPost]:
+        """Snapshot of the Teams posts accepted so far (oldest first)."""
+        return self._state.sinks.teams.posts
+
+    @property
+    def sent_mails(self) -> list[SentMail]:
+        """Snapshot of the mails accepted by sendMail so far (oldest first)."""
+        return self._state.sinks.mail.mails
+
+    @property
+    def mail_senders(self) -> frozenset[str] | None:
+        """Mailboxes the identity may send as (an application access policy); None = any."""
+        return self._state.sinks.mail.allowed_senders
+
+    @mail_senders.setter
+    def mail_senders(self, value: Iterable[str] | None) -> None:
+        self._state.sinks.mail.allowed_senders = (
+            None if value is None else frozenset(v.lower() for v in value)
+        )
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None else "not started"

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from sim.faults import Faults
 from sim.records import Recorder, RequestRecord
+from sim.sinks import Sinks
 from sim.tenant import SimTenant
 from sim.tokens import TokenStore
 
@@ -31,6 +32,7 @@ class SimState:
     tokens: TokenStore = field(default_factory=TokenStore)
     faults: Faults = field(default_factory=Faults)
     recorder: Recorder = field(default_factory=Recorder)
+    sinks: Sinks = field(default_factory=Sinks)  # mails and Teams posts received
     allowed_client_ids: frozenset[str] | None = None  # None = any client id
     default_client_id: str = SYSTEM_ASSIGNED_CLIENT_ID
     token_lifetime_s: float = 3600.0

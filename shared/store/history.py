@@ -189,6 +189,16 @@ class HistoryStore:
         """The last runs, newest first."""
         return await _newest(self._runs, tenant, limit)
 
+    async def last_successful_run(self, tenant: str) -> dict[str, Any] | None:
+        """The newest run that could check (compliant or drift), however old."""
+        async for entity in self._runs.query_entities(
+            "PartitionKey eq @pk and Status ne @error",
+            parameters={"pk": tenant, "error": str(Status.ERROR)},
+            results_per_page=1,
+        ):
+            return dict(entity)
+        return None
+
     async def events(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The last finding changes, newest first."""
         return await _newest(self._events, tenant, limit)

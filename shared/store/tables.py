@@ -21,6 +21,7 @@ class TableNames:
     events: str
     audit: str
     locks: str
+    outbox: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TableNames:
@@ -31,6 +32,7 @@ class TableNames:
             events=f"{prefix}Events",
             audit=f"{prefix}Audit",
             locks=f"{prefix}Locks",
+            outbox=f"{prefix}Outbox",
         )
 
     def all(self) -> tuple[str, ...]:

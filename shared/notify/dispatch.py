@@ -1,0 +1,236 @@
+"""One notification cycle: derive events -> compose -> outbox -> send.
+
+Queuing and sending are separate steps on purpose: everything is in the outbox
+before the first send, so a send that fails or a run that dies loses nothing; the
+next run sends what is due (new notifications and earlier failures alike).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ..model import CheckResult, Status
+from ..settings import Settings
+from ..store.history import HistoryStore
+from ..store.outbox import OutboxRow, OutboxStore
+from ..store.rows import TenantLoad
+from . import card, email
+from .digest import TenantDigest, compose_digest
+from .digest import identity as digest_identity
+from .events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
+from .mail import MailSender
+from .message import Message, Undelivered, compose, with_undelivered
+from .outbox import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
+from .teams import TeamsSender, webhook_url
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    mail_sender: str | None = None
+    remind_every: timedelta | None = timedelta(hours=24)
+    max_attempts: int = 8
+    # Where webhook app settings are looked up (the process environment in Azure,
+    # where the host has already resolved Key Vault references).
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> NotifyConfig:
+        hours = settings.reminder_hours
+        return cls(
+            mail_sender=settings.mail_sender,
+            remind_every=timedelta(hours=hours) if hours > 0 else None,
+            max_attempts=settings.notify_max_attempts,
+            env=os.environ if env is None else env,
+        )
+
+
+@dataclass
+class Delivery:
+    """What one delivery pass did, one line per copy (no secrets in them)."""
+
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+
+
+class Notifier:
+    def __init__(
+        self,
+        outbox: OutboxStore,
+        config: NotifyConfig,
+        *,
+        teams: TeamsSender,
+        mail: MailSender,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.outbox = outbox
+        self.config = config
+        self.teams = teams
+        self.mail = mail
+        self.clock = clock
+
+    # -- queuing ---------------------------------------------------------------------
+
+    async def queue_results(self, results: Sequence[CheckResult], history: HistoryStore) -> int:
+        """Queue what each tenant's run has to tell; returns how many were queued."""
+        queued = 0
+        for result in results:
+            try:
+                queued += await self._queue_result(result, history)
+            except Exception:
+                # The check itself stands and other tenants go on; this alert is lost,
+                # so say so loudly (storage down, or a bug).
+                log.exception("tenant %s: could not queue its notification", result.tenant_id)
+        return queued
+
+    async def _queue_result(self, result: CheckResult, history: HistoryStore) -> int:
+        tenant = result.tenant_id
+        to = targets(result.policy)
+        if not to:
+            if result.policy is None and result.status is Status.ERROR:
+                log.warning("tenant %s could not be checked; no readable tenant row names recipients", tenant)
+            return 0
+        head = await self.outbox.head(tenant, Stream.EVENTS)
+        memory = Memory(head.last_at, head.told)
+        every = self.config.remind_every
+        first_seen: dict[str, datetime] = {}
+        if needs_first_seen(result, memory, every):
+            first_seen = {key: o.first_seen for key, o in (await history.open_findings(tenant)).items()}
+        error_since = None
+        if result.status is Status.ERROR and reminder_due(result, memory.last_notified, every):
+            error_since = failing_since(await history.runs(tenant, 100))
+        events = derive(result, memory, first_seen=first_seen, remind_every=every, error_since=error_since)
+        told = next_memory(result, memory)
+        if not events:
+            await self.outbox.remember(tenant, head, told)
+            return 0
+        message = compose(result, events, remind_every=every)
+        identities = [e.identity for e in events]
+        created = await self.outbox.enqueue(
+            tenant,
+            Stream.EVENTS,
+            lambda h: notification_key(Stream.EVENTS, tenant, h.seq, identities),
+            message,
+            to,
+            result.checked_at,
+            told=told,
+            head=head,
+        )
+        if created:
+            log.info("tenant %s: queued %r for %s", tenant, message.title, ", ".join(t.channel for t in to))
+        return int(created)
+
+    async def queue_digests(self, loads: Sequence[TenantLoad], history: HistoryStore) -> int:
+        """Queue each tenant's digest; returns how many were queued."""
+        queued = 0
+        for load in loads:
+            try:
+                queued += await self.queue_digest(load, history)
+            except Exception:  # one tenant's digest never stops the others
+                log.exception("tenant %s: could not queue its digest", load.tenant_id)
+        return queued
+
+    async def queue_digest(self, load: TenantLoad, history: HistoryStore) -> bool:
+        """Queue one tenant's digest; False when it has no recipients or has had
+        today's already."""
+        policy = load.policy
+        to = targets(policy)
+        if policy is None or not to:
+            return False
+        tenant = policy.tenant_id
+        now = self.clock()
+        last = await history.runs(tenant, 1)
+        success = await history.last_successful_run(tenant)
+        open_findings = await history.open_findings(tenant)
+        digest = TenantDigest(
+            policy=policy,
+            status=Status(last[0]["Status"]) if last else None,
+            last_checked=last[0]["CheckedAt"] if last else None,
+            last_success=success["CheckedAt"] if success else None,
+            open_findings=sorted(
+                ((o.finding, o.first_seen) for o in open_findings.values()), key=lambda p: p[0].sort_key
+            ),
+            problems=load.errors,
+            org_actual=success.get("OrgActual") if success else None,
+        )
+        key = notification_key(Stream.DIGEST, tenant, None, [digest_identity(now)])
+        return await self.outbox.enqueue(
+            tenant, Stream.DIGEST, lambda _: key, compose_digest(digest, now), to, now
+        )
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def deliver(self, tenants: Iterable[str]) -> Delivery:
+        """Send every copy that is due for these tenants, oldest first."""
+        done = Delivery()
+        for tenant in dict.fromkeys(tenants):
+            try:
+                await self._deliver_tenant(tenant, done)
+            except Exception:
+                # Whatever was not sent is still in the outbox for the next run.
+                log.exception("tenant %s: delivery stopped", tenant)
+        return done
+
+    async def _deliver_tenant(self, tenant: str, done: Delivery) -> None:
+        now = self.clock()
+        due = await self.outbox.due(tenant, now)
+        if not due:
+            return
+        dead = await self.outbox.undelivered(tenant)
+        notice = [Undelivered(r.title, str(r.channel), r.created_at, r.last_error, r.attempts) for r in dead]
+        for row in due:
+            claimed = await self.outbox.claim(row, now)
+            if claimed is None:
+                continue  # another run is sending it
+            what = f"{claimed.channel}: {claimed.title}"
+            try:
+                message = with_undelivered(Message.from_json(claimed.payload), notice)
+            except (ValueError, KeyError, TypeError) as exc:  # never retry a row that cannot be read
+                await self._give_up(claimed, f"unreadable message in the outbox: {exc!r}", now, done)
+                continue
+            try:
+                await self._send(claimed, message)
+            except DeliveryError as exc:
+                if exc.permanent or claimed.attempts >= self.config.max_attempts:
+                    await self._give_up(claimed, str(exc), now, done)
+                else:
+                    retry_at = next_attempt(claimed.attempts, now, exc.retry_after)
+                    await self.outbox.mark_failed(claimed, str(exc), retry_at)
+                    log.warning(
+                        "tenant %s: %s not sent (attempt %d), retrying from %s: %s",
+                        tenant, what, claimed.attempts, retry_at.isoformat(), exc,
+                    )  # fmt: skip
+                    done.failed.append(what)
+                continue
+            await self.outbox.mark_sent(claimed, now)
+            done.sent.append(what)
+            if notice:  # told now: the next messages need not repeat it
+                await self.outbox.mark_reported(dead)
+                notice, dead = [], []
+
+    async def _give_up(self, row: OutboxRow, error: str, now: datetime, done: Delivery) -> None:
+        await self.outbox.mark_dead(row, error, now)
+        what = f"{row.channel}: {row.title}"
+        log.error("tenant %s: gave up on %s after %d attempt(s): %s", row.tenant, what, row.attempts, error)
+        done.dead.append(what)
+
+    async def _send(self, row: OutboxRow, message: Message) -> None:
+        if row.channel is Channel.TEAMS:
+            url = webhook_url(row.address, self.config.env)
+            await self.teams.send(url, card.payload(message), setting=row.address)
+            return
+        sender = self.config.mail_sender
+        if not sender:
+            raise DeliveryError("SMTPAUTH_MAIL_SENDER is not set: there is no mailbox to send from")
+        mail = email.render(message)
+        await self.mail.send(sender, [a for a in row.address.split(";") if a], mail.subject, mail.html)

@@ -1,0 +1,102 @@
+"""The outbox's decisions: where a notification goes, its idempotency key, and when a
+failed send is tried again. Pure; the table I/O is shared/store/outbox.py.
+
+Every notification is written to the outbox before it is sent and marked sent
+after, so a crash, a webhook answering 500, Graph throttling or a timeout never
+loses it: later runs try again on this schedule, up to the attempt limit, after
+which it is dead and reported in the next message that gets through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from ..model import TenantPolicy
+
+# After the n-th failed attempt wait FIRST * 2**(n-1), at most MAX (and never less
+# than the service's Retry-After). With runs every 15 minutes and 8 attempts, a send
+# is given up after about 16 hours.
+BACKOFF_FIRST = timedelta(minutes=10)
+BACKOFF_MAX = timedelta(hours=6)
+# A claimed row is invisible to other runs this long: enough for one send with its
+# timeout; a run that died mid-send has its row picked up again after it.
+LEASE = timedelta(minutes=5)
+
+
+class Stream(StrEnum):
+    """Separate sequences per tenant: a digest never counts as the last alert."""
+
+    EVENTS = "events"
+    DIGEST = "digest"
+
+
+class Channel(StrEnum):
+    TEAMS = "teams"
+    EMAIL = "email"
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one copy goes: the NAME of the webhook app setting (never the URL), or
+    the recipients."""
+
+    channel: Channel
+    address: str
+
+
+def targets(policy: TenantPolicy | None) -> tuple[Target, ...]:
+    if policy is None:
+        return ()
+    out = []
+    if policy.notify_teams_setting:
+        out.append(Target(Channel.TEAMS, policy.notify_teams_setting))
+    if policy.notify_email:
+        out.append(Target(Channel.EMAIL, ";".join(policy.notify_email)))
+    return tuple(out)
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt."""
+    if attempts < 1:
+        return timedelta(0)
+    return min(BACKOFF_FIRST * 2 ** min(attempts - 1, 20), BACKOFF_MAX)
+
+
+def next_attempt(attempts: int, now: datetime, retry_after: float | None = None) -> datetime:
+    wait = backoff(attempts)
+    if retry_after is not None and retry_after > 0:
+        wait = max(wait, timedelta(seconds=retry_after))
+    return now + wait
+
+
+def notification_key(stream: Stream, tenant: str, follows: int | None, identities: Iterable[str]) -> str:
+    """The idempotency key of one notification.
+
+    Made of the tenant, the stream, the events it carries (each event's identity:
+    kind plus the finding's fingerprint or the action) and, for alerts, the sequence
+    number of the notification it follows. Two overlapping runs that saw the same
+    change derive the same key and the outbox keeps one; the same change happening
+    again later (drift reopened after a fix) follows a newer notification, so it
+    gets a new key and is told again."""
+    text = "\n".join([str(stream), tenant.lower(), str(follows), *sorted(set(identities))])
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. The message never holds a secret (no webhook
+    URL, no token); ``retry_after`` is the service's Retry-After in seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent  # the same request can never succeed (e.g. 400)

@@ -1,0 +1,149 @@
+"""Sender: POST a card to a Teams Workflows webhook.
+
+The webhook URL is a secret (its ``sig=`` lets anyone post), so it lives in an app
+setting or a Key Vault reference named by the tenant row, is read only when sending,
+is validated (https, no user info), and never appears in a log line or an error:
+errors name the setting, and any text that came back with the URL in it is
+redacted. Built on azure-core's async pipeline like the Exchange client: its retry
+policy honours Retry-After; its HTTP logging policy redacts query strings.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any, Self
+from urllib.parse import parse_qsl, urlsplit
+
+from azure.core.exceptions import AzureError, ServiceRequestTimeoutError, ServiceResponseTimeoutError
+from azure.core.pipeline import AsyncPipeline, PipelineResponse
+from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, HttpLoggingPolicy, UserAgentPolicy
+from azure.core.rest import HttpRequest
+
+from ..settings import is_loopback
+from .outbox import DeliveryError
+
+USER_AGENT = "smtp-auth-guard/0.1"
+TIMEOUT_S = 30.0
+# Wait in-run for a short Retry-After only; a longer one is the outbox's job.
+MAX_IN_RUN_WAIT_S = 10.0
+
+
+def webhook_url(setting: str, env: Mapping[str, str]) -> str:
+    """The webhook URL held by app setting ``setting``, validated. Errors never
+    contain the value."""
+    value = (env.get(setting) or "").strip()
+    if not value:
+        raise DeliveryError(f"app setting {setting} is missing or empty (it should hold the webhook URL)")
+    if value.startswith("@Microsoft.KeyVault("):
+        raise DeliveryError(
+            f"app setting {setting} is a Key Vault reference the host could not resolve: give the "
+            "function app's identity the 'Key Vault Secrets User' role on the vault"
+        )
+    parts = urlsplit(value)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+    if not secure or not parts.hostname:
+        raise DeliveryError(f"app setting {setting} must hold an https:// webhook URL")
+    if parts.username or parts.password:
+        raise DeliveryError(f"app setting {setting}: the webhook URL must not carry a user name or password")
+    if parts.fragment:
+        raise DeliveryError(f"app setting {setting}: the webhook URL must not have a #fragment")
+    return value
+
+
+def describe(url: str) -> str:
+    """Enough of a webhook URL to tell which one it is, without its secret."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}/…"
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` with the URL, its query and every query value taken out."""
+    parts = urlsplit(url)
+    secrets = [url, parts.query] + [value for _, value in parse_qsl(parts.query) if len(value) >= 8]
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class WebhookRetryPolicy(AsyncRetryPolicy):
+    """One quick retry in the run for 429 and 5xx (Teams throttles above about 4
+    posts a second); a long Retry-After is left to the outbox's next run."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_total", 1)
+        kwargs.setdefault("retry_backoff_factor", 0.5)
+        kwargs.setdefault("retry_read", 0)  # a timed-out post may have arrived: no blind repeat
+        super().__init__(**kwargs)
+
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse) -> bool:
+        wait = self.get_retry_after(response)
+        if wait is not None and wait > MAX_IN_RUN_WAIT_S:
+            return False
+        status = response.http_response.status_code
+        if status == 429 and settings["total"]:
+            return True  # the base class would not retry a bare 429 on POST
+        return super().is_retry(settings, response)
+
+    def get_backoff_time(self, settings: dict[str, Any]) -> float:
+        base = super().get_backoff_time(settings)
+        return base * random.uniform(0.8, 1.2) if base else base  # noqa: S311 (jitter)
+
+
+class TeamsSender:
+    def __init__(self, *, timeout_s: float = TIMEOUT_S, retry_policy: AsyncRetryPolicy | None = None) -> None:
+        # aiohttp costs about 70 ms to import: paid when a sender is built (the
+        # Exchange client needs it then anyway), not by importing this module.
+        from azure.core.pipeline.transport import AioHttpTransport
+
+        self._timeout_s = timeout_s
+        self._pipeline = AsyncPipeline(
+            transport=AioHttpTransport(),
+            policies=[
+                HeadersPolicy({"Content-Type": "application/json; charset=utf-8"}),
+                UserAgentPolicy(base_user_agent=USER_AGENT),
+                retry_policy or WebhookRetryPolicy(),
+                HttpLoggingPolicy(),  # query values (the sig) are logged as REDACTED
+            ],
+        )
+
+    async def __aenter__(self) -> Self:
+        await self._pipeline.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._pipeline.__aexit__()
+
+    async def send(self, url: str, body: bytes, *, setting: str) -> None:
+        """POST ``body`` (the card envelope, already within the size limit)."""
+        where = f"Teams webhook (app setting {setting}, {describe(url)})"
+        request = HttpRequest("POST", url, content=body)
+        try:
+            result = await self._pipeline.run(
+                request, connection_timeout=10, read_timeout=self._timeout_s, stream=False
+            )
+        except (ServiceRequestTimeoutError, ServiceResponseTimeoutError):
+            # A post that timed out may still have arrived: a retry can repeat it.
+            raise DeliveryError(
+                f"{where}: timed out after {self._timeout_s:g} s (it may have arrived)"
+            ) from None
+        except AzureError as exc:
+            raise DeliveryError(f"{where}: {redact(str(exc), url)}") from None
+        response = result.http_response
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        retry_after = _retry_after(response.headers.get("Retry-After"))
+        text = redact(response.text()[:300], url)
+        raise DeliveryError(
+            f"{where} answered HTTP {status}: {text}".rstrip(": "),
+            retry_after=retry_after,
+            permanent=status in (400, 413),  # the same card will never be accepted
+        )
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

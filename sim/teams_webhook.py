@@ -1,0 +1,90 @@
+"""A Teams Workflows webhook ("When a Teams webhook request is received").
+
+/work/shared/reference/notifications.md: the flow's URL is an opaque signed HTTPS
+URL (``...&sig=...``); the body is ``{"type": "message", "attachments": [{"contentType":
+"application/vnd.microsoft.card.adaptive", "content": <Adaptive Card>}]}``; success
+is ``202 Accepted``; messages over about 28 KB are not delivered. The real service
+accepts an oversized or malformed card and the flow run fails later, unseen by the
+sender; the sim answers 413 / 400 at once instead, so a test sees the mistake.
+
+Faults: ``service="teams"`` (429 with Retry-After, 500, slow, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from typing import Any
+
+from aiohttp import web
+
+from sim.faults import format_retry_after
+from sim.sinks import TeamsPost
+from sim.state import STATE_KEY
+
+routes = web.RouteTableDef()
+
+WEBHOOK_PATH = "/workflows/{workflow}/triggers/manual/paths/invoke"
+API_VERSION = "2016-06-01"
+MAX_BYTES = 28 * 1024
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    # Logic Apps' error shape.
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+@routes.post(WEBHOOK_PATH)
+async def invoke(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    workflow = request.match_info["workflow"]
+    expected = state.sinks.teams.signature(workflow)
+    if expected is None:
+        return _error(404, "WorkflowNotFound", f"The workflow '{workflow}' could not be found.")
+    sig = request.query.get("sig", "")
+    if not sig:
+        return _error(401, "DirectApiAuthorizationRequired", "The request must be authenticated.")
+    if not hmac.compare_digest(sig.encode(), expected.encode()):
+        return _error(401, "DirectApiInvalidAuthorizationSignature", "The provided signature is not valid.")
+
+    raw = await request.read()  # received in full first: a slow flow still gets the post
+    delay, hit = state.faults.take(service="teams", cmdlet=None, paged=False)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if hit is not None:
+        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
+        return _error(hit.status, hit.code, hit.message, headers)
+
+    if len(raw) > MAX_BYTES:
+        return _error(
+            413, "MessageSizeTooLarge", f"The message is {len(raw)} bytes; Teams accepts about {MAX_BYTES}."
+        )
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "InvalidRequestContent", "The request body is not valid JSON.")
+    problem = _problem(payload)
+    if problem:
+        return _error(400, "InvalidRequestContent", problem)
+    state.sinks.teams.add(TeamsPost(workflow, payload, len(raw)))
+    return web.Response(status=202)
+
+
+def _problem(payload: Any) -> str | None:
+    """What Teams would refuse to post, or None."""
+    if not isinstance(payload, dict) or payload.get("type") != "message":
+        return 'The body must be an object with "type": "message".'
+    attachments = payload.get("attachments")
+    if not isinstance(attachments, list) or not attachments:
+        return "The message has no attachments."
+    for item in attachments:
+        if not isinstance(item, dict) or item.get("contentType") != CARD_TYPE:
+            return f"Every attachment must have contentType {CARD_TYPE}."
+        content = item.get("content")
+        if not isinstance(content, dict) or content.get("type") != "AdaptiveCard":
+            return "The attachment content must be an AdaptiveCard."
+        if not isinstance(content.get("body"), list) or not isinstance(content.get("version"), str):
+            return "The Adaptive Card needs a version and a body."
+    return None

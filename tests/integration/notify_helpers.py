@@ -1,0 +1,93 @@
+"""Helpers for notification tests: the check and the notifier on the test's own
+tables, with a clock the test moves (retry schedules and reminders without waiting)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.engine import Services, check_tenants
+from shared.identity import managed_identity
+from shared.model import CheckResult, TenantPolicy
+from shared.notify.dispatch import Delivery, Notifier, NotifyConfig
+from shared.services import open_notifier, open_services
+from shared.settings import Settings
+
+from .helpers import FAST_VERIFY
+
+TEAMS_SETTING = "SMTPAUTH_TEST_TEAMS_WEBHOOK"
+SENDER = "smtp-guard@contoso.com"
+RECIPIENTS = ("secops@contoso.com", "it@contoso.com")
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def start_clock() -> Clock:
+    return Clock(datetime.now(UTC).replace(microsecond=0))
+
+
+def notified_policy(tenant_id: str, domain: str, **kw: Any) -> TenantPolicy:
+    return TenantPolicy(tenant_id, domain, notify_email=RECIPIENTS, notify_teams_setting=TEAMS_SETTING, **kw)
+
+
+@asynccontextmanager
+async def stack(
+    clock: Clock | None = None, config: NotifyConfig | None = None
+) -> AsyncIterator[tuple[Services, Notifier]]:
+    """Services and notifier as scheduled_check builds them, sharing one clock."""
+    settings = Settings.from_env()
+    async with (
+        managed_identity(None) as credential,
+        open_services(settings, credential, verify=FAST_VERIFY) as svc,
+        open_notifier(settings, credential, config=config) as notifier,
+    ):
+        if clock is not None:
+            svc.clock = clock
+            notifier.clock = clock
+        yield svc, notifier
+
+
+async def cycle(svc: Services, notifier: Notifier) -> tuple[list[CheckResult], Delivery]:
+    """One scheduled run: check, queue, deliver (what shared.jobs.scheduled_check does)."""
+    results = await check_tenants(svc)
+    await notifier.queue_results(results, svc.history)
+    return results, await notifier.deliver(r.tenant_id for r in results)
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """What a person reads on the card: TextBlocks and facts, Markdown escapes undone."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock":
+                out.append(node["text"])
+            if node.get("type") == "FactSet":
+                out.extend(f"{f['title']}: {f['value']}" for f in node["facts"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    return re.sub(r"\\(.)", r"\1", "\n".join(out))
+
+
+def raw_card(card: dict[str, Any]) -> str:
+    return json.dumps(card, ensure_ascii=False)

@@ -1,0 +1,176 @@
+"""Every kind of card the product posts parses without a single error or warning in
+the official Adaptive Cards library (npm ``adaptivecards``), run through Node."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from datetime import timedelta
+from html import unescape as unescape_html
+from pathlib import Path
+
+import pytest
+
+from shared.model import ActionStatus, MailboxException, Status
+from shared.notify import card
+from shared.notify.digest import TenantDigest, compose_digest
+from shared.notify.events import Memory, derive
+from shared.notify.message import Undelivered, compose, with_undelivered
+from tests.unit.notify_values import HOSTILE, NON_LATIN, NOW, POLICY, action, findings, outcome, result
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "validate_cards.js"
+PACKAGE = ROOT / "node_modules" / "adaptivecards" / "dist" / "adaptivecards.js"
+DAY = timedelta(hours=24)
+
+
+def validate(cards: dict[str, bytes]) -> tuple[int, dict[str, list[str]]]:
+    node = shutil.which("node")
+    if node is None or not PACKAGE.exists():
+        pytest.fail("Node and node_modules/adaptivecards are required: run `npm ci` (make test does)")
+    items = [{"name": name, "body": json.loads(body)} for name, body in cards.items()]
+    done = subprocess.run(
+        [node, str(SCRIPT)], input=json.dumps(items), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def message(r, memory=None, first_seen=None):
+    events = derive(r, memory or Memory(), first_seen=first_seen or {}, remind_every=DAY)
+    return compose(r, events, remind_every=DAY)
+
+
+def every_card() -> dict[str, bytes]:
+    org, a, b = findings("a@contoso.com", f"{NON_LATIN}@contoso.com", org_on=True)
+    hostile = findings(f"{HOSTILE[:60]}@contoso.com")
+    rem = outcome(
+        action(org, ActionStatus.APPLIED, "done and read back"),
+        action(a, ActionStatus.HELD, HOSTILE, users=["a@contoso.com", HOSTILE]),
+        action(b, ActionStatus.FAILED, "the change was refused"),
+        note=HOSTILE,
+    )
+    many = findings(*(f"user{i:05d}@contoso.com" for i in range(3000)), org_on=True)
+    soon = NOW.date() + timedelta(days=3)
+    digest = TenantDigest(
+        replace(
+            POLICY,
+            exceptions=(
+                MailboxException(
+                    "exception:x", "scanner@contoso.com", None, HOSTILE, "ciso@contoso.com", soon
+                ),
+            ),
+        ),
+        Status.DRIFT,
+        NOW,
+        NOW,
+        [(a, NOW - DAY)],
+        problems=("tenant row: field 'Mode' must be 'report' or 'remediate'",),
+        org_actual=True,
+    )
+    messages = {
+        "drift opened": message(result((org, a, b))),
+        "drift changed and resolved": message(result((a, *hostile), before=(org, a), previous=Status.DRIFT)),
+        "resolved": message(result((), before=(org, a, b), previous=Status.DRIFT)),
+        "reminder": message(
+            result((a,), before=(a,), previous=Status.DRIFT), Memory(NOW - DAY), {a.key: NOW - 3 * DAY}
+        ),
+        "could not check": message(result(error=HOSTILE, previous=Status.DRIFT)),
+        "recovered": message(result((a,), before=(a,), previous=Status.ERROR), Memory(NOW)),
+        "remediation": with_undelivered(
+            message(result((org, a, b), before=(org, a, b), previous=Status.DRIFT, remediation=rem)),
+            [Undelivered(HOSTILE, "email", NOW, HOSTILE, 8)],
+        ),
+        "3,000 findings, cut down": message(result(many)),
+        "digest": compose_digest(digest, NOW),
+    }
+    return {name: card.payload(m) for name, m in messages.items()}
+
+
+def test_every_card_parses_cleanly_with_the_official_library():
+    cards = every_card()
+    assert max(len(body) for body in cards.values()) <= card.LIMIT_BYTES
+    code, report = validate(cards)
+    assert report == {name: [] for name in cards}
+    assert code == 0
+
+
+def test_the_check_can_fail():
+    """A 1.5 property, an element 1.4 does not know, a bad value: all reported."""
+    bad = card.card(message(result(findings("a@contoso.com"))))
+    bad["body"][0]["items"][0]["style"] = "heading"  # TextBlock.style is 1.5
+    bad["body"].append({"type": "Table", "columns": []})  # 1.5 element
+    bad["body"].append({"type": "TextBlock", "text": "x", "size": "enormous"})
+    code, report = validate({"bad": json.dumps(card.envelope(bad)).encode()})
+    assert code == 1
+    problems = " | ".join(report["bad"])
+    assert "supported in version 1.5" in problems and "Table" in problems and "enormous" in problems
+
+
+def rendered_markdown(texts: list[str]) -> list[str]:
+    done = subprocess.run(
+        [shutil.which("node") or "node", str(ROOT / "tests" / "render_markdown.js")],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def card_strings(body: bytes) -> list[str]:
+    out: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "TextBlock":
+                out.append(node["text"])
+            if node.get("type") == "FactSet":
+                out.extend(text for fact in node["facts"] for text in (fact["title"], fact["value"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(body))
+    return out
+
+
+def test_hostile_text_renders_as_plain_text_in_a_markdown_renderer():
+    """What a person would see: the hostile strings as text, never as markup."""
+    evil = "x*_[pay](https://evil.example)<script>alert(1)</script>@contoso.com"
+    r = result(findings(evil, f"{NON_LATIN}@contoso.com"))
+    rem = outcome(action(r.findings[0], ActionStatus.HELD, HOSTILE, users=[HOSTILE]))
+    body = card.payload(
+        with_undelivered(message(replace(r, remediation=rem)), [Undelivered(HOSTILE, "teams", NOW, HOSTILE)])
+    )
+    texts = card_strings(body)
+    html = "\n".join(rendered_markdown(texts))
+    for tag in (
+        "<script",
+        "<em>",
+        "<code>",
+        "<del>",
+        "<s>",
+        "<h1",
+        "<h2",
+        "<img",
+        "<table",
+        "<hr",
+        "<blockquote",
+        "<ol",
+    ):
+        assert tag not in html, tag
+    links = re.findall(r'<a href="([^"]*)"', html)
+    assert all(link.startswith("mailto:") for link in links), links  # addresses only; no URL from the data
+    # The card's own bold, one per listed name, and no other.
+    assert html.count("<strong>") == sum(t.count("\n- **") + t.startswith("- **") for t in texts)
+    visible = unescape_html(re.sub(r"<[^>]+>", "", html)).replace("\u2060", "")
+    assert "<script>alert('x')</script>" in visible and "[click](https://evil.example/x)" in visible
+    assert "{{DATE(2017-02-14T06:08:39Z, SHORT)}}" in visible and "**bold** _it_" in visible
+    assert evil in visible and NON_LATIN in visible

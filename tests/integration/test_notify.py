@@ -1,0 +1,412 @@
+"""Notifications end to end: history in Azurite, Exchange, Graph sendMail (the real
+msgraph-sdk client) and a Teams Workflows webhook in the simulator. Assertions are
+on what arrived at the simulator and what the outbox holds."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+import pytest
+
+from shared.jobs import scheduled_check
+from shared.notify.dispatch import NotifyConfig
+from shared.notify.outbox import State
+from shared.notify.teams import TeamsSender
+from shared.settings import Settings
+
+from .notify_helpers import (
+    RECIPIENTS,
+    SENDER,
+    TEAMS_SETTING,
+    card_text,
+    cycle,
+    notified_policy,
+    raw_card,
+    stack,
+    start_clock,
+)
+
+pytestmark = pytest.mark.usefixtures("app_env")
+
+
+@pytest.fixture
+def webhook(sim, monkeypatch) -> str:
+    url = sim.add_teams_webhook()
+    monkeypatch.setenv(TEAMS_SETTING, url)
+    monkeypatch.setenv("SMTPAUTH_MAIL_SENDER", SENDER)
+    return url
+
+
+def drifted(sim, tenant_id, domain, *, org=False, overrides=None, count=30):
+    tenant = sim.add_tenant(tenant_id, domain, org_smtp_auth_disabled=org)
+    tenant.seed(count, overrides=overrides if overrides is not None else {4: False})
+    return tenant
+
+
+async def watch(tenant_id, domain, **policy):
+    async with stack() as (svc, _):
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, **policy))
+
+
+async def rows(tenant_id):
+    async with stack() as (_, notifier):
+        return {r.channel: r for r in await notifier.outbox.rows(tenant_id)}
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_drift_opened_then_nothing_then_resolved(sim, tenant_id):
+    domain = "cycle.onmicrosoft.com"
+    tenant = drifted(sim, tenant_id, domain)
+    rogue = tenant.mailbox_at(4)
+    await watch(tenant_id, domain)
+
+    await scheduled_check(Settings.from_env())
+    (post,) = sim.teams_posts
+    (mail,) = sim.sent_mails
+    text = card_text(post.card)
+    assert f"SMTP AUTH drift found in {domain}" in text
+    assert rogue.address in text and "Organization (Set-TransportConfig)" in text
+    assert (
+        "SMTP AUTH ON, policy: off" in text
+        and "Set-TransportConfig -SmtpClientAuthenticationDisabled $true" in text
+    )
+    assert f"python -m shared exception add --tenant {tenant_id}" in text
+    assert post.size <= 27 * 1024 and post.payload["type"] == "message"
+    assert (mail.sender, mail.to, mail.content_type) == (SENDER, RECIPIENTS, "html")
+    assert mail.subject == f"[SMTP AUTH Guard] SMTP AUTH drift found in {domain}: org SMTP AUTH ON, 2 new"
+    assert mail.save_to_sent_items is False and rogue.address in mail.content
+    (send,) = [r for r in sim.requests if r.path.endswith("/sendMail")]
+    assert send.bearer and send.path == f"/v1.0/users/{SENDER}/sendMail"
+
+    await scheduled_check(Settings.from_env())
+    assert (len(sim.teams_posts), len(sim.sent_mails)) == (1, 1)  # nothing changed: nothing sent
+
+    tenant.set_override(rogue.guid, None)
+    tenant.set_org_setting(True)
+    await scheduled_check(Settings.from_env())
+    assert (len(sim.teams_posts), len(sim.sent_mails)) == (2, 2)
+    resolved = card_text(sim.teams_posts[-1].card)
+    assert f"SMTP AUTH drift resolved in {domain}" in resolved and rogue.address in resolved
+    assert sim.sent_mails[-1].subject == f"[SMTP AUTH Guard] SMTP AUTH drift resolved in {domain}: 2 resolved"
+    async with stack() as (_, notifier):
+        assert {r.state for r in await notifier.outbox.rows(tenant_id)} == {State.SENT}
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_webhook_500_stays_in_the_outbox_and_is_sent_on_a_later_run(sim, tenant_id, caplog):
+    domain = "retry.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    clock = start_clock()
+    sim.faults.fail(500, "The flow run failed.", times=2, service="teams")  # the post and its quick retry
+    async with stack(clock) as (svc, notifier):
+        _, first = await cycle(svc, notifier)
+        assert [s.split(":")[0] for s in first.sent] == ["email"] and len(first.failed) == 1
+        (teams,) = [r for r in await notifier.outbox.rows(tenant_id) if r.channel == "teams"]
+        assert (teams.state, teams.attempts) == (State.PENDING, 1)
+        assert "HTTP 500" in teams.last_error and "The flow run failed." in teams.last_error
+        assert sim.teams_posts == []
+
+        clock.advance(minutes=5)  # the next run comes before the backoff (10 minutes) is over
+        _, early = await cycle(svc, notifier)
+        assert early.sent == early.failed == []
+        clock.advance(minutes=10)
+        _, later = await cycle(svc, notifier)
+        assert [s.split(":")[0] for s in later.sent] == ["teams"]
+    assert len(sim.teams_posts) == 1 and len(sim.sent_mails) == 1
+    assert "retrying from" in caplog.text
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_graph_429_and_503_keep_the_mail_for_later_honouring_retry_after(sim, tenant_id):
+    domain = "throttled.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    clock = start_clock()
+    # Retry-After of an hour: too long to wait in the run (the SDK does not either).
+    sim.faults.throttle(times=1, retry_after=3600, service="graph-mail")
+    async with stack(clock) as (svc, notifier):
+        await cycle(svc, notifier)
+        email = (await rows(tenant_id))["email"]
+        assert email.state is State.PENDING and "HTTP 429" in email.last_error
+        assert sim.sent_mails == [] and len(sim.teams_posts) == 1
+
+        clock.advance(minutes=59)
+        assert (await cycle(svc, notifier))[1].sent == []  # Retry-After not over yet
+        sim.faults.unavailable(times=2, status=503, service="graph-mail")  # and its quick retry
+        clock.advance(minutes=2)
+        _, again = await cycle(svc, notifier)
+        assert again.failed and "HTTP 503" in (await rows(tenant_id))["email"].last_error
+
+        clock.advance(minutes=25)
+        _, last = await cycle(svc, notifier)
+        assert [s.split(":")[0] for s in last.sent] == ["email"]
+    (mail,) = sim.sent_mails
+    assert mail.subject.startswith(f"[SMTP AUTH Guard] SMTP AUTH drift found in {domain}")
+    assert (await rows(tenant_id))["email"].attempts == 3
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_short_retry_after_is_waited_out_in_the_run(sim, tenant_id):
+    domain = "brief.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    sim.faults.throttle(times=1, retry_after=1, service="graph-mail")
+    async with stack() as (svc, notifier):
+        _, done = await cycle(svc, notifier)
+    assert sorted(s.split(":")[0] for s in done.sent) == ["email", "teams"]
+    assert sim.faults.fired == {"throttle": 1}
+    assert len(sim.sent_mails) == len(sim.teams_posts) == 1
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_timed_out_post_is_retried_later(sim, tenant_id):
+    domain = "slow.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    clock = start_clock()
+    sim.faults.slow(0.5, times=1, service="teams")
+    async with stack(clock) as (svc, notifier), TeamsSender(timeout_s=0.1) as impatient:
+        notifier.teams = impatient
+        await cycle(svc, notifier)
+        teams = (await rows(tenant_id))["teams"]
+        assert teams.state is State.PENDING and "timed out" in teams.last_error.lower()
+        clock.advance(minutes=11)
+        _, later = await cycle(svc, notifier)
+        assert [s.split(":")[0] for s in later.sent] == ["teams"]
+    # The slow post still completes on the server: a timeout means "maybe sent", so a
+    # retry can make a second copy (at least once). Wait for it, so it stays in this test.
+    for _ in range(50):
+        if len([r for r in sim.requests if "/workflows/" in r.path]) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert 1 <= len(sim.teams_posts) <= 2
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_given_up_after_the_limit_and_reported_in_the_next_message(sim, tenant_id, caplog):
+    domain = "dead.onmicrosoft.com"
+    tenant = drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    clock = start_clock()
+    config = replace(NotifyConfig.from_settings(Settings.from_env()), max_attempts=2)
+    sim.faults.fail(500, "The flow is turned off.", times=4, service="teams")
+    async with stack(clock, config) as (svc, notifier):
+        await cycle(svc, notifier)
+        clock.advance(minutes=11)
+        _, second = await cycle(svc, notifier)
+        assert second.dead == [f"teams: SMTP AUTH drift found in {domain}"]
+        assert (await rows(tenant_id))["teams"].state is State.DEAD
+        assert "gave up on teams" in caplog.text
+
+        tenant.set_org_setting(True)  # something new to tell
+        clock.advance(minutes=15)
+        _, third = await cycle(svc, notifier)
+        assert sorted(s.split(":")[0] for s in third.sent) == ["email", "teams"]
+        dead = [r for r in await notifier.outbox.rows(tenant_id) if r.state is State.DEAD]
+        assert await notifier.outbox.undelivered(tenant_id) == []  # reported now
+    first_mail, next_mail = sim.sent_mails
+    assert "could not be delivered" not in first_mail.content
+    assert "Earlier notifications that could not be delivered (1)" in next_mail.content
+    assert (
+        f"SMTP AUTH drift found in {domain}" in next_mail.content
+        and "The flow is turned off." in next_mail.content
+    )
+    assert len(dead) == 1 and len(sim.teams_posts) == 1  # the new message got through
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_overlapping_runs_send_once(sim, tenant_id):
+    domain = "overlap.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    async with stack() as (svc, one), stack() as (_, two):
+        from shared.engine import check_tenants
+
+        results = await check_tenants(svc)
+        # Two runs that saw the same change queue it at the same moment, then both deliver.
+        queued = await asyncio.gather(
+            one.queue_results(results, svc.history), two.queue_results(results, svc.history)
+        )
+        assert sorted(queued) == [0, 1]
+        assert await one.queue_results(results, svc.history) == 0  # the same run, retried
+        assert len(await one.outbox.rows(tenant_id)) == 2  # one copy per channel
+        first, second = await asyncio.gather(one.deliver([tenant_id]), two.deliver([tenant_id]))
+    assert sorted(first.sent + second.sent) == sorted(
+        [f"teams: SMTP AUTH drift found in {domain}", f"email: SMTP AUTH drift found in {domain}"]
+    )
+    assert len(sim.teams_posts) == 1 and len(sim.sent_mails) == 1
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_reminder_after_a_day_of_open_drift(sim, tenant_id):
+    domain = "remind.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    clock = start_clock()
+    began = clock.now
+    async with stack(clock) as (svc, notifier):
+        await cycle(svc, notifier)
+        clock.advance(hours=1)
+        await cycle(svc, notifier)
+        assert len(sim.teams_posts) == 1
+        clock.advance(hours=23)
+        await cycle(svc, notifier)
+        assert len(sim.teams_posts) == 2
+        clock.advance(hours=1)
+        await cycle(svc, notifier)
+    assert len(sim.teams_posts) == len(sim.sent_mails) == 2
+    reminder = card_text(sim.teams_posts[-1].card)
+    assert f"Reminder: SMTP AUTH drift still open in {domain}" in reminder
+    assert f"since {began:%Y-%m-%d %H:%M} UTC" in reminder
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_could_not_check_then_recovered(sim, tenant_id):
+    domain = "flaky.onmicrosoft.com"
+    tenant = drifted(sim, tenant_id, domain, org=True, overrides={})
+    await watch(tenant_id, domain)
+    tenant.forbidden = "The identity has no Exchange role in this organization."
+    async with stack() as (svc, notifier):
+        await cycle(svc, notifier)
+        await cycle(svc, notifier)
+        tenant.forbidden = False
+        await cycle(svc, notifier)
+    failed, back = (card_text(p.card) for p in sim.teams_posts)
+    assert f"Could not check SMTP AUTH in {domain}" in failed and "no Exchange role" in failed
+    assert f"Checks of {domain} work again" in back
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_hostile_mailbox_names_are_escaped_in_what_arrives(sim, tenant_id):
+    domain = "hostile.onmicrosoft.com"
+    tenant = drifted(sim, tenant_id, domain, org=True, overrides={})
+    evil = f"x*_[pay](https://evil.example)<script>alert(1)</script>`日本語`@{domain}"
+    tenant.add_mailbox(evil, display_name="<b>Boss</b>", smtp_auth_disabled=False)
+    await watch(tenant_id, domain)
+    await scheduled_check(Settings.from_env())
+    (post,) = sim.teams_posts
+    raw = raw_card(post.card)
+    assert "<script>" not in raw and "[pay](" not in raw
+    assert r"x\\*\\_\\[pay\\]\\(https:" in raw and r"\\<script\\>alert\\(1\\)" in raw  # JSON-encoded
+    assert evil in card_text(post.card).replace("\u2060", "")  # shown as it is (the URL not clickable)
+    (mail,) = sim.sent_mails
+    assert "<script" not in mail.content and "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.content
+    assert "`日本語`" in mail.content
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_webhook_signature_and_tokens_never_reach_logs_or_the_outbox(
+    sim, tenant_id, webhook, caplog, monkeypatch
+):
+    domain = "secret.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    sig = webhook.rsplit("sig=", 1)[1]
+    monkeypatch.setenv(TEAMS_SETTING, webhook.replace(sig, sig[::-1]))  # a wrong signature: 401
+    caplog.set_level(logging.DEBUG)
+    clock = start_clock()
+    async with stack(clock) as (svc, notifier):
+        await cycle(svc, notifier)
+        teams = (await rows(tenant_id))["teams"]
+        assert "HTTP 401" in teams.last_error and TEAMS_SETTING in teams.last_error
+        monkeypatch.setenv(TEAMS_SETTING, webhook.replace(str(sim.port), "1"))  # nothing listens
+        clock.advance(minutes=11)
+        await cycle(svc, notifier)
+        teams = (await rows(tenant_id))["teams"]
+        assert teams.attempts == 2 and teams.state is State.PENDING
+    for secret in (sig, sig[::-1]):
+        assert secret not in caplog.text and secret not in teams.last_error
+    assert "sig=REDACTED" in caplog.text or "REDACTED" in caplog.text  # azure-core's logger saw the URL
+    assert "Bearer " not in caplog.text
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_sender_the_identity_may_not_use_is_retried_not_lost(sim, tenant_id):
+    domain = "policy.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    sim.mail_senders = ["someone-else@contoso.com"]  # an application access policy
+    try:
+        async with stack() as (svc, notifier):
+            await cycle(svc, notifier)
+    finally:
+        sim.mail_senders = None
+    email = (await rows(tenant_id))["email"]
+    assert email.state is State.PENDING and "HTTP 403 ErrorAccessDenied" in email.last_error
+
+
+async def test_no_recipients_no_outbox(sim, tenant_id):
+    domain = "quiet.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    async with stack() as (svc, notifier):
+        await svc.desired.put_tenant(
+            replace(notified_policy(tenant_id, domain), notify_email=(), notify_teams_setting=None)
+        )
+        await cycle(svc, notifier)
+        assert await notifier.outbox.rows(tenant_id) == []
+    assert sim.teams_posts == [] and sim.sent_mails == []
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_check_from_the_cli_queues_and_the_next_scheduled_run_sends(sim, tenant_id):
+    from .test_cli import cli
+
+    domain = "cli-notify.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    done = await asyncio.to_thread(cli, "check", "--tenant", tenant_id)
+    assert done.returncode == 1 and "1 notification(s) queued" in done.stderr
+    assert sim.teams_posts == [] and sim.sent_mails == []  # the workstation sends nothing
+
+    await scheduled_check(Settings.from_env())  # sees no change itself, but sends the queue
+    (post,) = sim.teams_posts
+    assert f"SMTP AUTH drift found in {domain}" in card_text(post.card)
+    assert len(sim.sent_mails) == 1
+
+
+async def test_the_mail_sender_closes_its_connections(sim, monkeypatch):
+    """msgraph-core does not pass aclose() to its transport; MailSender.close() must
+    still leave no socket open (a ResourceWarning when collected)."""
+    import gc
+    import warnings
+
+    from shared.identity import managed_identity
+    from shared.notify.mail import MailSender
+
+    async with managed_identity(None) as credential:
+        sender = MailSender(credential, sim.url)
+        await sender.send(SENDER, list(RECIPIENTS), "subject", "<p>body</p>")
+        await sender.close()
+    del sender
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert len(sim.sent_mails) == 1
+
+
+async def test_a_row_that_cannot_be_read_is_given_up_not_retried_forever(tenant_id):
+    clock = start_clock()
+    async with stack(clock) as (_, notifier):
+        await notifier.outbox._table.create_entity(
+            {
+                "PartitionKey": tenant_id,
+                "RowKey": "msg:events:0000000001:teams",
+                "Channel": "teams",
+                "Address": TEAMS_SETTING,
+                "Title": "written by an older release",
+                "Payload": '{"title": "no other fields"}',
+                "State": "pending",
+                "Attempts": 0,
+                "CreatedAt": clock.now,
+                "NextAttempt": clock.now,
+                "Reported": False,
+            }
+        )
+        done = await notifier.deliver([tenant_id])
+        assert done.dead == ["teams: written by an older release"]
+        (row,) = await notifier.outbox.rows(tenant_id)
+        assert row.state is State.DEAD and "unreadable message" in row.last_error
