@@ -81,6 +81,33 @@ def _error_result(tenant_id: str, now: datetime, message: str, policy: TenantPol
         status=Status.ERROR,
         org_desired=policy.desired_org_disabled if policy else None,
         error=message,
+        policy=policy,
+    )
+
+
+def _malformed(load: TenantLoad, now: datetime) -> CheckResult:
+    return _error_result(
+        load.tenant_id, now, "desired state is malformed: " + "; ".join(load.errors), load.policy
+    )
+
+
+def _checked(
+    policy: TenantPolicy,
+    observed: Observation,
+    findings: tuple[Finding, ...],
+    now: datetime,
+    remediation: RemediationOutcome | None,
+) -> CheckResult:
+    return CheckResult(
+        tenant_id=policy.tenant_id,
+        checked_at=now,
+        status=status_of(findings),
+        org_desired=policy.desired_org_disabled,
+        org_actual=observed.org_smtp_auth_disabled,
+        mailboxes_scanned=observed.mailboxes_scanned,
+        findings=findings,
+        policy=policy,
+        remediation=remediation,
     )
 
 
@@ -88,9 +115,7 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
     now = services.clock()
     policy = load.policy
     if not load.ok or policy is None:
-        result = _error_result(
-            load.tenant_id, now, "desired state is malformed: " + "; ".join(load.errors), policy
-        )
+        result = _malformed(load, now)
     else:
         try:
             observed = await observe(services.exchange, policy, progress)
@@ -101,19 +126,10 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
             remediation = None
             if policy.mode is Mode.REMEDIATE:
                 remediation = await _remediate(services, policy, observed, findings, now)
-            result = CheckResult(
-                tenant_id=policy.tenant_id,
-                checked_at=now,
-                status=status_of(findings),
-                org_desired=policy.desired_org_disabled,
-                org_actual=observed.org_smtp_auth_disabled,
-                mailboxes_scanned=observed.mailboxes_scanned,
-                findings=findings,
-                remediation=remediation,
-            )
+            result = _checked(policy, observed, findings, now, remediation)
     change, previous_status = await services.history.record(result)
     _log(result)
-    return replace(result, diff=change, policy=policy, previous_status=previous_status)
+    return replace(result, diff=change, previous_status=previous_status)
 
 
 async def _remediate(
@@ -143,25 +159,14 @@ async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
     now = services.clock()
     policy = load.policy
     if not load.ok or policy is None:
-        return _error_result(
-            load.tenant_id, now, "desired state is malformed: " + "; ".join(load.errors), policy
-        )
+        return _malformed(load, now)
     try:
         observed = await observe(services.exchange, policy)
     except AzureError as exc:
         return _error_result(load.tenant_id, now, _describe(exc), policy)
     findings = evaluate(policy, observed, now)
-    return CheckResult(
-        tenant_id=policy.tenant_id,
-        checked_at=now,
-        status=status_of(findings),
-        org_desired=policy.desired_org_disabled,
-        org_actual=observed.org_smtp_auth_disabled,
-        mailboxes_scanned=observed.mailboxes_scanned,
-        findings=findings,
-        policy=policy,
-        remediation=await _remediate(services, policy, observed, findings, now, dry_run=True),
-    )
+    remediation = await _remediate(services, policy, observed, findings, now, dry_run=True)
+    return _checked(policy, observed, findings, now, remediation)
 
 
 def _describe(exc: AzureError) -> str:
@@ -204,12 +209,9 @@ async def check_tenants(
                 return await check_tenant(load, services, progress)
             except Exception as exc:  # e.g. history storage down: report, go on
                 log.exception("tenant %s: check failed", load.tenant_id)
-                # Keep the policy so the failure can still be told to the tenant's people.
-                return replace(
-                    _error_result(
-                        load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
-                    ),
-                    policy=load.policy,
+                # The result keeps the policy, so the failure can still be told to its people.
+                return _error_result(
+                    load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
                 )
 
     return list(await asyncio.gather(*(one(load) for load in loads)))
