@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -197,21 +197,43 @@ async def check_tenants(
     *,
     parallel: int = 4,
     progress: Progress | None = None,
+    after_each: Callable[[CheckResult], Awaitable[object]] | None = None,
 ) -> list[CheckResult]:
     """Check every enabled tenant (or one), a few at a time; one failing tenant
-    never stops the others."""
+    never stops the others. ``after_each`` runs for each tenant right after its run
+    is recorded (the notifier queues there, so a run that dies later cannot lose
+    what an earlier tenant's run recorded but had not yet told)."""
     loads = [load for load in await services.desired.load(tenant) if tenant or load.enabled]
     gate = asyncio.Semaphore(parallel)
 
     async def one(load: TenantLoad) -> CheckResult:
         async with gate:
             try:
-                return await check_tenant(load, services, progress)
+                result = await check_tenant(load, services, progress)
             except Exception as exc:  # e.g. history storage down: report, go on
                 log.exception("tenant %s: check failed", load.tenant_id)
                 # The result keeps the policy, so the failure can still be told to its people.
-                return _error_result(
+                failed = _error_result(
                     load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
                 )
+                result = replace(failed, previous_status=await _record_failure(services, failed))
+            if after_each is not None:
+                try:
+                    await after_each(result)
+                except Exception:
+                    log.exception("tenant %s: follow-up after the check failed", load.tenant_id)
+            return result
 
     return list(await asyncio.gather(*(one(load) for load in loads)))
+
+
+async def _record_failure(services: Services, failed: CheckResult) -> Status | None:
+    """Record a run that failed unexpectedly, and return the status before it. If even
+    that fails (storage down), say "could not check": an outage must not turn into a
+    fresh "could not check" alert on every run."""
+    try:
+        _, previous = await services.history.record(failed)
+    except Exception:
+        log.exception("tenant %s: could not record the failed run either", failed.tenant_id)
+        return Status.ERROR
+    return previous

@@ -27,8 +27,11 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
         open_services(settings, credential) as services,
         open_notifier(settings, credential) as notifier,
     ):
-        results = await check_tenants(services, parallel=settings.max_parallel_tenants)
-        await notifier.queue_results(results, services.history)
+        results = await check_tenants(
+            services,
+            parallel=settings.max_parallel_tenants,
+            after_each=lambda result: notifier.queue_results([result], services.history),
+        )
         _log_delivery(await notifier.deliver(r.tenant_id for r in results))
     drift = sum(r.status is Status.DRIFT for r in results)
     failed = sum(r.status is Status.ERROR for r in results)

@@ -25,7 +25,7 @@ from .events import Memory, derive, failing_since, needs_first_seen, next_memory
 from .mail import MailSender
 from .message import Message, Undelivered, compose, with_undelivered
 from .outbox import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
-from .teams import TeamsSender, webhook_url
+from .teams import TeamsSender, redact, webhook_url
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,9 @@ class Notifier:
         dead = await self.outbox.undelivered(tenant)
         notice = [Undelivered(r.title, str(r.channel), r.created_at, r.last_error, r.attempts) for r in dead]
         for row in due:
-            claimed = await self.outbox.claim(row, now)
+            # The lease starts when the row is claimed, not when the pass began: a long
+            # pass must not claim rows with leases that have already run out.
+            claimed = await self.outbox.claim(row, self.clock())
             if claimed is None:
                 continue  # another run is sending it
             what = f"{claimed.channel}: {claimed.title}"
@@ -200,7 +202,10 @@ class Notifier:
                 continue
             try:
                 await self._send(claimed, message)
-            except DeliveryError as exc:
+            except Exception as exc:
+                if not isinstance(exc, DeliveryError):
+                    log.exception("tenant %s: unexpected error sending %s", tenant, what)
+                    exc = DeliveryError(self._safe_text(claimed, f"{type(exc).__name__}: {exc}"))
                 if exc.permanent or claimed.attempts >= self.config.max_attempts:
                     await self._give_up(claimed, str(exc), now, done)
                 else:
@@ -217,6 +222,14 @@ class Notifier:
             if notice:  # told now: the next messages need not repeat it
                 await self.outbox.mark_reported(dead)
                 notice, dead = [], []
+
+    def _safe_text(self, row: OutboxRow, text: str) -> str:
+        """An unexpected error's text, with the webhook URL and its secrets taken out."""
+        if row.channel is Channel.TEAMS:
+            url = (self.config.env.get(row.address) or "").strip()
+            if url:
+                text = redact(text, url)
+        return text
 
     async def _give_up(self, row: OutboxRow, error: str, now: datetime, done: Delivery) -> None:
         await self.outbox.mark_dead(row, error, now)

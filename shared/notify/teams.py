@@ -40,9 +40,13 @@ def webhook_url(setting: str, env: Mapping[str, str]) -> str:
             f"app setting {setting} is a Key Vault reference the host could not resolve: give the "
             "function app's identity the 'Key Vault Secrets User' role on the vault"
         )
-    parts = urlsplit(value)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
-    if not secure or not parts.hostname:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        raise DeliveryError(f"app setting {setting} does not hold a valid URL") from None
+    secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))
+    if not secure or not host:
         raise DeliveryError(f"app setting {setting} must hold an https:// webhook URL")
     if parts.username or parts.password:
         raise DeliveryError(f"app setting {setting}: the webhook URL must not carry a user name or password")

@@ -16,6 +16,7 @@ overlapping run queued it and nothing is written twice.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,6 +29,8 @@ from azure.data.tables.aio import TableClient
 
 from ..notify.message import Message, fit
 from ..notify.outbox import LEASE, Channel, State, Stream, Target
+
+log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_CHARS = 30_000  # ASCII JSON: 60 KB as UTF-16, under the 64 KB property limit
 MAX_ERROR_CHARS = 2_000
@@ -239,9 +242,20 @@ class OutboxStore:
         return replace(row, attempts=attempts, etag=meta["etag"])
 
     async def _merge(self, row: OutboxRow, **values: Any) -> None:
-        await self._table.update_entity(
-            {"PartitionKey": row.tenant, "RowKey": row.row_key, **values}, mode=UpdateMode.MERGE
-        )
+        """Record an outcome on a row this run claimed: only if nobody has touched it
+        since (ETag), so a run whose lease ran out never overwrites another's outcome."""
+        try:
+            await self._table.update_entity(
+                {"PartitionKey": row.tenant, "RowKey": row.row_key, **values},
+                mode=UpdateMode.MERGE,
+                etag=row.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except HttpResponseError as exc:
+            if exc.status_code not in (404, 412):
+                raise
+            log.warning("tenant %s: outbox row %s changed under this run; its outcome is not recorded here",
+                        row.tenant, row.row_key)  # fmt: skip
 
     async def mark_sent(self, row: OutboxRow, now: datetime) -> None:
         # The payload has done its job; the title stays as the record of what was sent.

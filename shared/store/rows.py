@@ -221,6 +221,39 @@ def parse_exception_row(entity: Mapping[str, Any]) -> MailboxException:
     )
 
 
+_NOTIFY_FIELDS = ("NotifyEmail", "NotifyTeamsWebhookSetting")
+
+
+def _parse_tenant_row_for_alerts(entity: Mapping[str, Any]) -> TenantPolicy:
+    """parse_tenant_row, but a bad notification field does not silence the tenant:
+    the error still makes it "could not check", and the policy keeps whatever
+    recipients are valid, so that alert reaches someone."""
+    try:
+        return parse_tenant_row(entity)
+    except RowError as exc:
+        if exc.field not in _NOTIFY_FIELDS:
+            raise
+        salvaged = dict(entity)
+        if exc.field == "NotifyEmail":
+            parts = re.split(r"[;,]", str(entity.get("NotifyEmail") or ""))
+            salvaged["NotifyEmail"] = ";".join(p.strip() for p in parts if is_address(p.strip()))
+        else:
+            salvaged.pop(exc.field)
+        try:
+            policy = parse_tenant_row(salvaged)
+        except RowError:
+            raise exc from None
+        raise _SalvagedRow(exc, policy) from None
+
+
+class _SalvagedRow(RowError):
+    """A tenant row with a bad notification field, and the policy read without it."""
+
+    def __init__(self, error: RowError, policy: TenantPolicy) -> None:
+        super().__init__(error.tenant, error.row, error.field, error.problem)
+        self.policy = policy
+
+
 def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
     """Validate every row and group them per tenant. A bad row spoils only its tenant."""
     tenants: dict[str, dict[str, Any]] = {}
@@ -231,7 +264,7 @@ def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
         try:
             if row_key == TENANT_ROW:
                 slot["seen_tenant_row"] = True
-                slot["tenant"] = parse_tenant_row(entity)
+                slot["tenant"] = _parse_tenant_row_for_alerts(entity)
             elif row_key.startswith(EXCEPTION_PREFIX):
                 slot["exceptions"].append(parse_exception_row(entity))
             else:
@@ -240,6 +273,8 @@ def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
                 )
         except RowError as exc:
             slot["errors"].append(str(exc))
+            if isinstance(exc, _SalvagedRow):
+                slot["tenant"] = exc.policy
     loads = []
     for tenant_id, slot in sorted(tenants.items()):
         errors = list(slot["errors"])

@@ -74,6 +74,7 @@ def test_webhook_url_is_read_from_the_named_setting():
         (HOOK.replace("https://", "https://user:pw@"), "user name or password"),
         (HOOK + "#frag", "fragment"),
         ("not a url " + SIG, "https://"),
+        ("https://[::1/workflows?sig=" + SIG, "not hold a valid URL"),
     ],
 )
 def test_bad_webhook_settings_are_explained_without_the_value(value, problem):

@@ -125,3 +125,15 @@ def test_entities_round_trip():
     assert parse_tenant_row(tenant_entity(policy)) == policy
     exc = parse_exception_row(exc_row(Ticket="CHG-1"))
     assert parse_exception_row(exception_entity(T, exc)) == exc
+
+
+def test_a_bad_recipient_still_leaves_the_valid_ones_to_tell_of_the_error():
+    (load,) = group_policies([tenant_row(NotifyEmail="secops@contoso.com; not-an-address")])
+    assert not load.ok and "field 'NotifyEmail'" in load.errors[0]
+    assert load.policy is not None and load.policy.notify_email == ("secops@contoso.com",)
+    (load,) = group_policies(
+        [tenant_row(NotifyTeamsWebhookSetting="https://x.example/?sig=1", NotifyEmail="a@b.com")]
+    )
+    assert (
+        not load.ok and load.policy.notify_teams_setting is None and load.policy.notify_email == ("a@b.com",)
+    )
