@@ -127,9 +127,14 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
             if policy.mode is Mode.REMEDIATE:
                 remediation = await _remediate(services, policy, observed, findings, now)
             result = _checked(policy, observed, findings, now, remediation)
-    change, previous_status = await services.history.record(result)
+    recorded = await services.history.record(result)
     _log(result)
-    return replace(result, diff=change, previous_status=previous_status)
+    return replace(
+        result,
+        diff=recorded.diff,
+        previous_status=recorded.previous_status,
+        previous_run=recorded.previous_run,
+    )
 
 
 async def _remediate(
@@ -232,7 +237,7 @@ async def _record_failure(services: Services, failed: CheckResult) -> Status | N
     that fails (storage down), say "could not check": an outage must not turn into a
     fresh "could not check" alert on every run."""
     try:
-        _, previous = await services.history.record(failed)
+        previous = (await services.history.record(failed)).previous_status
     except Exception:
         log.exception("tenant %s: could not record the failed run either", failed.tenant_id)
         return Status.ERROR

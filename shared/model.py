@@ -239,6 +239,7 @@ class CheckResult:
     # be read) and the status of the tenant's previous recorded run (None: first run).
     policy: TenantPolicy | None = field(default=None, compare=False, repr=False)
     previous_status: Status | None = field(default=None, compare=False)
+    previous_run: str | None = field(default=None, compare=False)  # row key of that run
     # Remediation tried in this run (None: report mode, or nothing to do).
     remediation: RemediationOutcome | None = field(default=None, compare=False)
 

@@ -119,7 +119,14 @@ class Notifier:
         created = await self.outbox.enqueue(
             tenant,
             Stream.EVENTS,
-            lambda h: notification_key(Stream.EVENTS, tenant, h.seq, identities),
+            # Keyed on the run this one was compared with when known: two overlapping
+            # runs that saw the same change derive the same key, whenever each queues.
+            lambda h: notification_key(
+                Stream.EVENTS,
+                tenant,
+                h.seq if result.previous_run is None else result.previous_run,
+                identities,
+            ),
             message,
             to,
             result.checked_at,

@@ -79,12 +79,15 @@ def next_attempt(attempts: int, now: datetime, retry_after: float | None = None)
     return now + wait
 
 
-def notification_key(stream: Stream, tenant: str, follows: int | None, identities: Iterable[str]) -> str:
+def notification_key(
+    stream: Stream, tenant: str, follows: int | str | None, identities: Iterable[str]
+) -> str:
     """The idempotency key of one notification.
 
     Made of the tenant, the stream, the events it carries (each event's identity:
-    kind plus the finding's fingerprint or the action) and, for alerts, the sequence
-    number of the notification it follows. Two overlapping runs that saw the same
+    kind plus the finding's fingerprint or the action) and, for alerts, what it
+    follows: the history run the change was computed against (or, without one, the
+    sequence number of the notification before). Two overlapping runs that saw the same
     change derive the same key and the outbox keeps one; the same change happening
     again later (drift reopened after a fix) follows a newer notification, so it
     gets a new key and is told again."""

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
@@ -26,6 +26,14 @@ MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit
 
 def row_key_for(finding_key: str) -> str:
     return safe_key(finding_key)
+
+
+class Recorded(NamedTuple):
+    diff: HistoryDiff | None
+    previous_status: Status | None
+    # The run this one was compared with ("" for none): two overlapping runs that
+    # compared with the same one tell the same change, and the notifier's key says so.
+    previous_run: str
 
 
 @dataclass(frozen=True)
@@ -100,20 +108,21 @@ class HistoryStore:
             out[finding.key] = OpenFinding(finding, entity["FirstSeen"])
         return out
 
-    async def record(self, result: CheckResult) -> tuple[HistoryDiff | None, Status | None]:
-        """Store one run; return its diff with the last successful run and the status
-        of the previous run. A run that could not check leaves the open findings
-        alone (diff None): not knowing is not the same as resolved."""
+    async def record(self, result: CheckResult) -> Recorded:
+        """Store one run; return its diff with the last successful run, and the status
+        and row key of the previous run. A run that could not check leaves the open
+        findings alone (diff None): not knowing is not the same as resolved."""
         tenant = result.tenant_id
         last = await self.runs(tenant, 1)
-        previous_status = Status(last[0]["Status"]) if last else None
         change: HistoryDiff | None = None
         if result.status is not Status.ERROR:
             previous = await self.open_findings(tenant)
             change = diff({k: v.finding for k, v in previous.items()}, result.findings)
             await self._apply(tenant, change, previous, result.checked_at)
         await self._runs.create_entity(self._run_entity(result, change))
-        return change, previous_status
+        if not last:
+            return Recorded(change, None, "")  # "": compared with nothing (the first run)
+        return Recorded(change, Status(last[0]["Status"]), last[0]["RowKey"])
 
     async def _apply(
         self, tenant: str, change: HistoryDiff, previous: dict[str, OpenFinding], at: datetime

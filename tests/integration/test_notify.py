@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from shared.engine import check_tenants
 from shared.jobs import scheduled_check
 from shared.notify.dispatch import NotifyConfig
 from shared.notify.outbox import State
@@ -410,3 +411,22 @@ async def test_a_row_that_cannot_be_read_is_given_up_not_retried_forever(tenant_
         assert done.dead == ["teams: written by an older release"]
         (row,) = await notifier.outbox.rows(tenant_id)
         assert row.state is State.DEAD and "unreadable message" in row.last_error
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_overlapping_runs_that_queue_at_different_moments_send_once(sim, tenant_id):
+    """Run B compared with the same history as run A but queues after A delivered."""
+    domain = "stagger.onmicrosoft.com"
+    sim.add_tenant(tenant_id, domain, org_smtp_auth_disabled=False).seed(10, overrides={4: False})
+    async with stack() as (svc, _):
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain))
+    clock_a, clock_b = start_clock(), start_clock()
+    clock_b.advance(minutes=1)
+    async with stack(clock_a) as (svc_a, notify_a), stack(clock_b) as (svc_b, notify_b):
+        run_a, run_b = await asyncio.gather(check_tenants(svc_a), check_tenants(svc_b))
+        assert run_a[0].diff.opened and run_b[0].diff.opened  # both saw the same change
+        await notify_a.queue_results(run_a, svc_a.history)
+        await notify_a.deliver([tenant_id])
+        await notify_b.queue_results(run_b, svc_b.history)
+        await notify_b.deliver([tenant_id])
+    assert len(sim.teams_posts) == 1 and len(sim.sent_mails) == 1
