@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     REMEDIATION_APPLIED = "remediation-applied"
     REMEDIATION_HELD = "remediation-held"
     REMEDIATION_FAILED = "remediation-failed"
+    REMEDIATION_STOPPED = "remediation-stopped"  # it could not run at all (lock/audit/storage)
 
 
 _REMEDIATION = {
@@ -48,6 +49,7 @@ class Event:
     since: datetime | None = None  # when the finding (or the failure to check) began
     action: ActionResult | None = None  # remediation events
     error: str | None = None  # could-not-check
+    note: str | None = None  # remediation stopped: why
 
     @property
     def identity(self) -> str:
@@ -68,6 +70,14 @@ class Event:
 def action_identity(action: Action) -> str:
     parts = (action.kind, action.target.lower(), action.mailbox_guid, action.before, action.after)
     return "|".join(str(p) for p in parts)
+
+
+STOPPED_MARK = "remediation-stopped"  # kept in the told memory while it keeps stopping
+
+
+def stopped(outcome: RemediationOutcome | None) -> bool:
+    """Remediation could not run at all: no action decided, only a note saying why."""
+    return outcome is not None and not outcome.results and outcome.note.startswith("remediation stopped")
 
 
 def remembered(outcome: RemediationOutcome | None) -> frozenset[str]:
@@ -92,8 +102,13 @@ class Memory:
 
 
 def next_memory(result: CheckResult, memory: Memory) -> frozenset[str]:
-    """A run that could not check knows nothing new about remediation: keep what was told."""
-    return memory.told if result.status is Status.ERROR else remembered(result.remediation)
+    """A run that could not check, or whose remediation could not run, knows nothing
+    new about held or failed actions: keep what was told (and that it stopped)."""
+    if result.status is Status.ERROR:
+        return memory.told
+    if stopped(result.remediation):
+        return memory.told | {STOPPED_MARK}
+    return remembered(result.remediation)
 
 
 def reminder_due(result: CheckResult, last_notified: datetime | None, every: timedelta | None) -> bool:
@@ -160,6 +175,13 @@ def _remediation(
     """Applied always (a change was made); held and failed once, until they change."""
     if outcome is None:
         return []
+    if stopped(outcome):
+        # Told once while it keeps stopping; a run that gets going again forgets it.
+        return (
+            []
+            if STOPPED_MARK in told or sticky_only
+            else [Event(EventKind.REMEDIATION_STOPPED, note=outcome.note)]
+        )
     out = []
     for r in outcome.results:
         kind = _REMEDIATION.get(r.status)

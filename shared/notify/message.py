@@ -259,7 +259,16 @@ def compose(result: CheckResult, events: Sequence[Event], *, remind_every: timed
                 if e.finding is not None
             )
             sections.append(Section(f"{heading} ({len(lines):,})", lines, tone=section_tone))
-    note = clean(result.remediation.note, MAX_NOTE) if result.remediation else ""
+    stopped_event = next((e for e in events if e.kind is EventKind.REMEDIATION_STOPPED), None)
+    if stopped_event is not None:
+        sections.append(
+            Section(
+                "Remediation could not run",
+                note=clean(stopped_event.note or "", MAX_NOTE),
+                tone=Tone.ATTENTION,
+            )
+        )
+    note = clean(result.remediation.note, MAX_NOTE) if result.remediation and stopped_event is None else ""
     for heading, items, section_tone in (
         ("Fixed by remediation", applied, Tone.GOOD),
         ("Remediation held", held, Tone.WARNING),
@@ -296,7 +305,7 @@ def _headline(result: CheckResult, kinds: dict[EventKind, list[Event]], name: st
         if result.previous_status is Status.DRIFT:
             return f"SMTP AUTH drift changed in {name}", Tone.ATTENTION
         return f"SMTP AUTH drift found in {name}", Tone.ATTENTION
-    if EventKind.REMEDIATION_FAILED in kinds:
+    if EventKind.REMEDIATION_FAILED in kinds or EventKind.REMEDIATION_STOPPED in kinds:
         return f"SMTP AUTH remediation failed in {name}", Tone.ATTENTION
     if EventKind.DRIFT_RESOLVED in kinds:
         if result.status is Status.COMPLIANT:
@@ -337,6 +346,8 @@ def _summary(result: CheckResult, kinds: dict[EventKind, list[Event]]) -> str:
     ):
         if count.get(kind):
             parts.append(f"remediation {label}: {count[kind]:,}")
+    if EventKind.REMEDIATION_STOPPED in kinds:
+        parts.append("remediation could not run")
     if not parts:
         parts.append("compliant" if result.status is Status.COMPLIANT else "drift open")
     return ", ".join(parts)
@@ -374,6 +385,11 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
         )
     if EventKind.REMEDIATION_FAILED in kinds:
         out.append(f"Every remediation attempt and its error: python -m shared audit --tenant {tenant}")
+    if EventKind.REMEDIATION_STOPPED in kinds:
+        out.append(
+            "Remediation stopped before changing anything it could not record: check the function's "
+            "access to its storage account (Table Data Contributor) and its logs; it tries again every run."
+        )
     return tuple(out)
 
 

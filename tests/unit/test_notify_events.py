@@ -170,3 +170,24 @@ def test_policy_without_channels_still_derives():
     # Deciding what to tell does not depend on who listens (dispatch skips those).
     r = result(findings("a@contoso.com"), policy=replace(POLICY, notify_email=(), notify_teams_setting=None))
     assert len(run(r)) == 1
+
+
+def test_remediation_that_could_not_run_is_told_once_and_keeps_the_holds():
+    from shared.model import Mode, RemediationOutcome
+    from shared.notify.events import EventKind, Memory, derive, next_memory
+    from shared.notify.message import compose
+
+    open_drift = findings("a@contoso.com")
+    base = result(open_drift, before=open_drift)  # nothing new about the drift itself
+    stopped = replace(
+        base, remediation=RemediationOutcome(Mode.REMEDIATE, (), "remediation stopped: table down")
+    )
+    told = frozenset({"held-token"})
+    (event,) = derive(stopped, Memory(None, told), first_seen={}, remind_every=None)
+    assert event.kind is EventKind.REMEDIATION_STOPPED
+    message = compose(stopped, (event,), remind_every=None)
+    assert "remediation failed" in message.title.lower()
+    assert any("table down" in section.note for section in message.sections)
+    remembered = next_memory(stopped, Memory(None, told))
+    assert "held-token" in remembered  # the earlier holds are not told again
+    assert derive(stopped, Memory(None, remembered), first_seen={}, remind_every=None) == ()
