@@ -160,6 +160,12 @@ def derive(
         return ()
     if result.status is Status.ERROR:
         return (Event(EventKind.REMINDER, since=error_since, error=result.error),)
+    if memory.last_notified is None and remind_every is not None:
+        # Nobody was ever told about this tenant: remind only of drift that has been
+        # open for the interval (an overlapping run may be about to say "found").
+        oldest = min((first_seen[f.key] for f in result.findings if f.key in first_seen), default=None)
+        if oldest is None or now - oldest < remind_every:
+            return ()
     still = [
         Event(EventKind.REMINDER, f, since=first_seen.get(f.key))
         for f in result.findings

@@ -424,7 +424,9 @@ async def test_overlapping_runs_that_queue_at_different_moments_send_once(sim, t
     clock_b.advance(minutes=1)
     async with stack(clock_a) as (svc_a, notify_a), stack(clock_b) as (svc_b, notify_b):
         run_a, run_b = await asyncio.gather(check_tenants(svc_a), check_tenants(svc_b))
-        assert run_a[0].diff.opened and run_b[0].diff.opened  # both saw the same change
+        # Usually both compared with the same (empty) history and saw the same change;
+        # if B happened to read after A wrote, it saw nothing new. Either way: one message.
+        assert run_a[0].diff.opened or run_b[0].diff.opened
         await notify_a.queue_results(run_a, svc_a.history)
         await notify_a.deliver([tenant_id])
         await notify_b.queue_results(run_b, svc_b.history)
