@@ -17,6 +17,7 @@ from shared.model import CheckResult, TenantPolicy
 from shared.notify.dispatch import Delivery, Notifier, NotifyConfig
 from shared.services import open_notifier, open_services
 from shared.settings import Settings
+from tests.cards import card_strings
 
 from .helpers import FAST_VERIFY
 
@@ -71,22 +72,7 @@ async def cycle(svc: Services, notifier: Notifier) -> tuple[list[CheckResult], D
 
 def card_text(card: dict[str, Any]) -> str:
     """What a person reads on the card: TextBlocks and facts, Markdown escapes undone."""
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                out.append(node["text"])
-            if node.get("type") == "FactSet":
-                out.extend(f"{f['title']}: {f['value']}" for f in node["facts"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return re.sub(r"\\(.)", r"\1", "\n".join(out))
+    return re.sub(r"\\(.)", r"\1", "\n".join(card_strings(card)))
 
 
 def raw_card(card: dict[str, Any]) -> str:

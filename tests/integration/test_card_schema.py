@@ -19,6 +19,7 @@ from shared.notify import card
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive
 from shared.notify.message import Undelivered, compose, with_undelivered
+from tests.cards import card_strings
 from tests.unit.notify_values import HOSTILE, NON_LATIN, NOW, POLICY, action, findings, outcome, result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,23 +123,8 @@ def rendered_markdown(texts: list[str]) -> list[str]:
     return json.loads(done.stdout)
 
 
-def card_strings(body: bytes) -> list[str]:
-    out: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                out.append(node["text"])
-            if node.get("type") == "FactSet":
-                out.extend(text for fact in node["facts"] for text in (fact["title"], fact["value"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(body))
-    return out
+def posted_strings(body: bytes) -> list[str]:
+    return card_strings(json.loads(body), split_facts=True)
 
 
 def test_hostile_text_renders_as_plain_text_in_a_markdown_renderer():
@@ -149,7 +135,7 @@ def test_hostile_text_renders_as_plain_text_in_a_markdown_renderer():
     body = card.payload(
         with_undelivered(message(replace(r, remediation=rem)), [Undelivered(HOSTILE, "teams", NOW, HOSTILE)])
     )
-    texts = card_strings(body)
+    texts = posted_strings(body)
     html = "\n".join(rendered_markdown(texts))
     for tag in (
         "<script",

@@ -15,6 +15,7 @@ from shared.notify import card, email
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive
 from shared.notify.message import Message, Undelivered, clean, compose, with_undelivered
+from tests.cards import card_strings
 
 from .notify_values import DOMAIN, HOSTILE, NON_LATIN, NOW, POLICY, TENANT, action, findings, outcome, result
 
@@ -30,22 +31,7 @@ def message_for(r, memory=NEVER_TOLD, first_seen=None) -> Message:
 
 def card_texts(body: bytes) -> list[str]:
     """Every text a person sees in the posted card (TextBlocks and facts)."""
-    out: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                out.append(node["text"])
-            if node.get("type") == "FactSet":
-                out.extend(f"{f['title']}: {f['value']}" for f in node["facts"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(json.loads(body))
-    return out
+    return card_strings(json.loads(body))
 
 
 def unescape(md: str) -> str:
