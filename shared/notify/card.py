@@ -25,7 +25,10 @@ ADMIN_CENTER = "https://admin.exchange.microsoft.com/#/mailboxes"
 # The ASCII characters Markdown (and Adaptive Cards' {{DATE()}} functions) read as
 # syntax anywhere in a line; a backslash escape is valid CommonMark for each. Others
 # ("-", "+", "=", "1.") matter only at the start of a line, handled in md().
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|<>~&])")
+# Parentheses and "!" are left alone: they make a link or an image only after "[...]",
+# whose brackets are escaped, and some Teams clients show escapes as backslashes, so
+# escaping only what must be keeps "(6)" and commands readable there.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>~&])")
 _COLOR = {Tone.ATTENTION: "Attention", Tone.WARNING: "Warning", Tone.GOOD: "Good", Tone.DEFAULT: "Default"}
 
 

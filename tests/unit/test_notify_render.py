@@ -127,9 +127,10 @@ def test_hostile_text_cannot_format_link_or_script_in_the_card():
     joined = "\n".join(texts)
     # Nothing tenant-supplied survives as Markdown syntax: every special is escaped.
     assert "<script>" not in joined and "\\<script\\>" in joined
-    assert "[click](" not in joined and "\\[click\\]\\(https:\u2060//evil.example/x\\)" in joined
+    # Brackets escaped: no link can form; parentheses stay as they are.
+    assert "[click](" not in joined and "\\[click\\](https:\u2060//evil.example/x)" in joined
     assert "**bold**" not in joined and "\\*\\*bold\\*\\*" in joined
-    assert "{{DATE(" not in joined and "\\{\\{DATE\\(" in joined
+    assert "{{DATE(" not in joined and "\\{\\{DATE(" in joined
     assert "\\`code\\`" in joined and "\\~\\~strike\\~\\~" in joined and "\\&amp;" in joined
     # The only unescaped ** are the card's own, around names in lists.
     for text in texts:
