@@ -23,7 +23,7 @@ from yarl import URL
 
 from sim.cmdlets import run_cmdlet
 from sim.errors import ExchangeError, exchange_error_response, json_response
-from sim.faults import CONCURRENT_LIMIT_MESSAGE, format_retry_after
+from sim.faults import CONCURRENT_LIMIT_MESSAGE
 from sim.odata import context_url, decode_skiptoken, next_link, page_size, parse_select, query_value
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
@@ -135,13 +135,10 @@ async def _invoke(
         raise _transport_error(
             429, "TooManyRequests", CONCURRENT_LIMIT_MESSAGE, summary=CONCURRENT_LIMIT_MESSAGE
         )
-    delay, hit = state.faults.take(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    hit = await state.faults.answer(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
     if hit is not None:
-        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
         summary = hit.message if hit.kind == "concurrent_limit" else "The request was not processed."
-        raise _transport_error(hit.status, hit.code, hit.message, summary=summary, headers=headers)
+        raise _transport_error(hit.status, hit.code, hit.message, summary=summary, headers=hit.headers)
 
     offset = 0
     if skiptoken is not None:

@@ -23,7 +23,6 @@ from yarl import URL
 from sim.cmdlets import run_cmdlet
 from sim.errors import ExchangeError, exchange_error_body, exchange_error_response, json_response
 from sim.exchange_admin import _check_anchor, _check_token, _transport_error
-from sim.faults import format_retry_after
 from sim.odata import context_url, parse_select, query_value
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
@@ -74,12 +73,9 @@ async def _batch(request: web.Request, state: SimState) -> web.Response:
             tenant.forbidden if isinstance(tenant.forbidden, str) and tenant.forbidden else "Access denied"
         )
         raise _transport_error(403, "Forbidden", message, summary="Access denied")
-    delay, hit = state.faults.take(service="exchange-batch", cmdlet=None, paged=False)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    hit = await state.faults.answer(service="exchange-batch")
     if hit is not None:
-        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
-        raise _transport_error(hit.status, hit.code, hit.message, headers=headers)
+        raise _transport_error(hit.status, hit.code, hit.message, headers=hit.headers)
 
     keep_going = "odata.continue-on-error" in request.headers.get("Prefer", "").lower()
     responses: list[dict[str, Any]] = []
@@ -109,9 +105,7 @@ async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: An
     try:
         cmdlet, params = _parse_sub(sub, url, tenant)
         record.cmdlet, record.parameters = cmdlet, params
-        delay, hit = state.faults.take(service="exchange", cmdlet=cmdlet, paged=False)
-        if delay > 0:
-            await asyncio.sleep(delay)
+        hit = await state.faults.answer(service="exchange", cmdlet=cmdlet)
         if hit is not None:
             raise _transport_error(hit.status, hit.code, hit.message)
         output = run_cmdlet(tenant, cmdlet, params)

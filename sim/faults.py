@@ -11,6 +11,7 @@ response by a fixed part plus a part per KB of body, to make benchmarks honest.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ class FaultHit:
     retry_after: float | None
     message: str
     code: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The Retry-After header the answer carries, if any."""
+        return {} if self.retry_after is None else {"Retry-After": format_retry_after(self.retry_after)}
 
 
 def format_retry_after(seconds: float) -> str:
@@ -271,6 +277,16 @@ class Faults:
                     if rule.remaining == 0:
                         self._rules.remove(rule)
         return delay, hit
+
+    async def answer(
+        self, *, service: str, cmdlet: str | None = None, paged: bool = False
+    ) -> FaultHit | None:
+        """What every handler does with the armed faults: wait out any delay, then
+        return the failure to answer with (or None to answer normally)."""
+        delay, hit = self.take(service=service, cmdlet=cmdlet, paged=paged)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return hit
 
     def latency_s(self, body_bytes: int) -> float:
         with self._lock:

@@ -13,13 +13,11 @@ Faults: ``service="graph-mail"`` (429 with Retry-After, 503, slow, ...).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from aiohttp import web
 
-from sim.faults import format_retry_after
 from sim.graph_signins import check_graph_token, graph_error
 from sim.sinks import SentMail
 from sim.state import STATE_KEY
@@ -40,12 +38,9 @@ async def send_mail(request: web.Request) -> web.Response:
         return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
 
     raw = await request.read()  # received in full first: a slow answer still sends the mail
-    delay, hit = state.faults.take(service="graph-mail", cmdlet=None, paged=False)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    hit = await state.faults.answer(service="graph-mail")
     if hit is not None:
-        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
-        return graph_error(hit.status, hit.code, hit.message, headers)
+        return graph_error(hit.status, hit.code, hit.message, hit.headers)
 
     try:
         body = json.loads(raw)

@@ -15,7 +15,6 @@ absolute ``@odata.nextLink`` (fetched with GET, as Graph does). Anything else in
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from datetime import datetime
@@ -24,7 +23,6 @@ from typing import Any
 from aiohttp import web
 
 from sim.errors import json_response
-from sim.faults import format_retry_after
 from sim.state import RECORD_KEY, STATE_KEY, SimState
 from sim.tokens import same_resource
 
@@ -98,12 +96,9 @@ async def sign_ins(request: web.Request) -> web.Response:
     record.cmdlet = "signIns"
     if state.before_sign_ins is not None:
         state.before_sign_ins()
-    delay, hit = state.faults.take(service="graph-signins", cmdlet=None, paged="$skiptoken" in request.query)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    hit = await state.faults.answer(service="graph-signins", paged="$skiptoken" in request.query)
     if hit is not None:
-        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
-        return graph_error(hit.status, hit.code, hit.message, headers)
+        return graph_error(hit.status, hit.code, hit.message, hit.headers)
     if not state.graph_premium:
         return graph_error(
             403,

@@ -12,14 +12,12 @@ Faults: ``service="teams"`` (429 with Retry-After, 500, slow, ...).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 from typing import Any
 
 from aiohttp import web
 
-from sim.faults import format_retry_after
 from sim.sinks import TeamsPost
 from sim.state import STATE_KEY
 
@@ -50,12 +48,9 @@ async def invoke(request: web.Request) -> web.Response:
         return _error(401, "DirectApiInvalidAuthorizationSignature", "The provided signature is not valid.")
 
     raw = await request.read()  # received in full first: a slow flow still gets the post
-    delay, hit = state.faults.take(service="teams", cmdlet=None, paged=False)
-    if delay > 0:
-        await asyncio.sleep(delay)
+    hit = await state.faults.answer(service="teams")
     if hit is not None:
-        headers = {} if hit.retry_after is None else {"Retry-After": format_retry_after(hit.retry_after)}
-        return _error(hit.status, hit.code, hit.message, headers)
+        return _error(hit.status, hit.code, hit.message, hit.headers)
 
     if len(raw) > MAX_BYTES:
         return _error(
