@@ -168,31 +168,34 @@ async def _services(settings: Settings) -> AsyncIterator[Services]:
 
 
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
+    """A check from here records its changes in the history like a scheduled one, so
+    it queues what they tell (or the next scheduled run would see nothing new and
+    nobody would hear). Sending is left to the timer and its managed identity."""
     progress = _Progress()
-    async with _services(settings) as services:
+    queued: list[int] = []
+    credential = workstation_credential(settings.client_id)
+    async with (
+        credential,
+        open_services(settings, credential) as services,
+        open_notifier(settings, credential) as notifier,
+    ):
+
+        async def queue(result: CheckResult) -> None:
+            queued.append(await notifier.queue_results([result], services.history))
+
         results = await check_tenants(
-            services, args.tenant, parallel=settings.max_parallel_tenants, progress=progress
+            services, args.tenant, parallel=settings.max_parallel_tenants, progress=progress, after_each=queue
         )
-        queued = await _queue_notifications(settings, services, results)
     progress.done()
     if args.tenant and not results:
         raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
-    if queued:
-        print(f"{queued} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
+    if sum(queued):
+        print(f"{sum(queued)} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
     if args.json:
         print(json.dumps(report.document(results), indent=2))
     else:
         print(report.text(results), end="")
     return report.exit_code(results)
-
-
-async def _queue_notifications(settings: Settings, services: Services, results: list[CheckResult]) -> int:
-    """A check from here records its changes in the history like a scheduled one, so
-    it queues what they tell (or the next scheduled run would see nothing new and
-    nobody would hear). Sending is left to the timer and its managed identity."""
-    credential = workstation_credential(settings.client_id)
-    async with credential, open_notifier(settings, credential) as notifier:
-        return await notifier.queue_results(results, services.history)
 
 
 async def _tenant(settings: Settings, args: argparse.Namespace) -> int:

@@ -150,12 +150,10 @@ async def _remediate(
     is reported in the outcome's note, and nothing after it is written."""
     try:
         return await services.remediator.run(policy, observed, findings, now, dry_run=dry_run)
-    except AzureError as exc:
-        log.error("tenant %s: remediation stopped: %s", policy.tenant_id, _describe(exc))
-        return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {_describe(exc)}")
-    except Exception as exc:
+    except Exception as exc:  # an unexpected answer must not cost the check its record
         log.exception("tenant %s: remediation stopped", policy.tenant_id)
-        return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {type(exc).__name__}: {exc}")
+        why = _describe(exc) if isinstance(exc, AzureError) else f"{type(exc).__name__}: {exc}"
+        return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {why}")
 
 
 async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:

@@ -12,7 +12,7 @@ from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
 
 from ..model import ActionResult
-from .keys import newest_first_key
+from .keys import newest_first_key, newest_rows
 
 BATCH = 100
 MAX_TEXT = 30_000
@@ -80,11 +80,5 @@ class AuditStore:
             await self._table.submit_transaction(ops[start : start + BATCH])
 
     async def list(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        async for entity in self._table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": tenant}, results_per_page=limit
-        ):
-            out.append(dict(entity))
-            if len(out) >= limit:
-                break
-        return out
+        """The newest audit rows, newest first."""
+        return await newest_rows(self._table, tenant, limit)

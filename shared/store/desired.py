@@ -11,7 +11,6 @@ from azure.data.tables.aio import TableClient
 from ..model import MailboxException, TenantPolicy
 from .rows import (
     EXCEPTION_PREFIX,
-    TENANT_ROW,
     TenantLoad,
     check_tenant_id,
     exception_entity,
@@ -74,7 +73,7 @@ class DesiredStateStore:
         removed = 0
         for entity in await self._entities(tenant):
             row_key = str(entity.get("RowKey", ""))
-            if not row_key.startswith(EXCEPTION_PREFIX) or row_key == TENANT_ROW:
+            if not row_key.startswith(EXCEPTION_PREFIX):
                 continue
             names = {str(entity.get("Mailbox", "")).lower(), str(entity.get("MailboxGuid", "")).lower()}
             if needle in names:

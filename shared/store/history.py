@@ -18,7 +18,7 @@ from azure.data.tables.aio import TableClient
 
 from ..history import diff, fingerprint
 from ..model import CheckResult, Finding, FindingKind, HistoryDiff, Status
-from .keys import newest_first_key, safe_key
+from .keys import newest_first_key, newest_rows, safe_key
 
 BATCH = 100  # Table Storage transaction limit (one partition)
 MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit
@@ -196,7 +196,7 @@ class HistoryStore:
 
     async def runs(self, tenant: str, limit: int = 20) -> list[dict[str, Any]]:
         """The last runs, newest first."""
-        return await _newest(self._runs, tenant, limit)
+        return await newest_rows(self._runs, tenant, limit)
 
     async def last_successful_run(self, tenant: str) -> dict[str, Any] | None:
         """The newest run that could check (compliant or drift), however old."""
@@ -210,19 +210,7 @@ class HistoryStore:
 
     async def events(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The last finding changes, newest first."""
-        return await _newest(self._events, tenant, limit)
-
-
-async def _newest(table: TableClient, tenant: str, limit: int) -> list[dict[str, Any]]:
-    # Row keys sort newest first, so the first `limit` rows are the newest.
-    out: list[dict[str, Any]] = []
-    async for entity in table.query_entities(
-        "PartitionKey eq @pk", parameters={"pk": tenant}, results_per_page=limit
-    ):
-        out.append(dict(entity))
-        if len(out) >= limit:
-            break
-    return out
+        return await newest_rows(self._events, tenant, limit)
 
 
 async def _submit(table: TableClient, ops: Iterable[Any]) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from typing import Any
+
+from azure.data.tables.aio import TableClient
 
 _FORBIDDEN = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
@@ -19,3 +22,15 @@ def newest_first_key(at: datetime, seq: int = 0) -> str:
     keeps the order of rows written at the same instant."""
     micros = int(at.timestamp() * 1_000_000)
     return f"{10**19 - micros:020d}-{seq:06d}-{uuid.uuid4().hex[:8]}"
+
+
+async def newest_rows(table: TableClient, tenant: str, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` newest rows of a tenant in a table keyed by newest_first_key()."""
+    out: list[dict[str, Any]] = []
+    async for entity in table.query_entities(
+        "PartitionKey eq @pk", parameters={"pk": tenant}, results_per_page=limit
+    ):
+        out.append(dict(entity))
+        if len(out) >= limit:
+            break
+    return out
