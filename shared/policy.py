@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from . import commands
 from .model import (
     Finding,
     FindingKind,
@@ -110,8 +111,7 @@ def _mailbox_override(
         return None
     fix = (
         f"Fix: Set-CASMailbox -Identity {mailbox.guid} -SmtpClientAuthenticationDisabled $true, "
-        f"or record an approved exception: python -m shared exception add --tenant {tenant_id} "
-        f"--mailbox {mailbox.address} --reason ... --approver ... --expires YYYY-MM-DD"
+        f"or record an approved exception: {commands.exception_add(tenant_id, mailbox.address)}"
     )
     if matches:
         latest = max(matches, key=lambda exc: exc.expires)
@@ -178,8 +178,7 @@ def _unused_exceptions(policy: TenantPolicy, observed: Observation, now: datetim
             desired=None,
             message=(
                 f"The exception for {exc.mailbox} (expires {exc.expires.isoformat()}) is "
-                f"unused: {why}. Remove it: python -m shared exception remove "
-                f"--tenant {policy.tenant_id} --mailbox {exc.mailbox}"
+                f"unused: {why}. Remove it: {commands.exception_remove(policy.tenant_id, exc.mailbox)}"
             ),
         )
         # Two rows for one mailbox make one finding, not two alerts.

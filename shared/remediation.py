@@ -13,10 +13,10 @@ remediation_apply):
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from . import commands
 from .model import (
     Action,
     ActionKind,
@@ -117,7 +117,6 @@ def plan(
     """Each action as PLANNED or HELD with the reason; and a note for the run."""
     live = ExceptionIndex([e for e in policy.exceptions if e.is_live(now)])
     by_guid = {m.guid.lower(): m for m in observed.mailboxes}
-    tenant = shlex.quote(policy.tenant_id)
     note = ""
     unavailable_hold = False
     if needs_evidence(actions) and (evidence is None or not evidence.available):
@@ -180,7 +179,7 @@ def plan(
                         action,
                         f"{len(users)} account(s) that follow the org setting used SMTP AUTH in the last {days} "
                         f"days and would lose it: {_who(users)}. For each that must keep it, record an exception "
-                        f"(python -m shared exception add --tenant {tenant} --mailbox ...) and set its own "
+                        f"({commands.exception_add(policy.tenant_id)}) and set its own "
                         "override (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); then the org switch "
                         "can be turned off.",
                         users,
@@ -191,7 +190,6 @@ def plan(
             continue
         users = _users_of(action.target, mailbox.external_id, sign_ins)
         if users:
-            address = shlex.quote(action.target)
             if action.finding_kind is FindingKind.MAILBOX_EXCEPTION_EXPIRED:
                 ask = "Its exception has expired; if it is still needed, renew it"
             else:
@@ -200,8 +198,7 @@ def plan(
                 held(
                     action,
                     f"its user signed in with SMTP AUTH in the last {days} days ({_who(users)}); turning it off "
-                    f"would break it. {ask}: python -m shared exception add --tenant {tenant} --mailbox "
-                    f"{address} --reason ... --approver ... --expires YYYY-MM-DD",
+                    f"would break it. {ask}: {commands.exception_add(policy.tenant_id, action.target)}",
                     users,
                 )
             )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from .. import commands
 from ..model import Finding, FindingKind, MailboxException, Status, TenantPolicy
 from .message import (
     MAX_NOTE,
@@ -121,13 +122,10 @@ def compose_digest(d: TenantDigest, now: datetime) -> Message:
     if expiring:
         todo.append(
             "Renew an exception that is still needed before it runs out (same command, a new date): "
-            f"python -m shared exception add --tenant {tenant} --mailbox ADDRESS --reason REASON "
-            "--approver APPROVER --expires YYYY-MM-DD"
+            + commands.exception_add(tenant)
         )
     if expired or hygiene:
-        todo.append(
-            f"Remove exceptions nobody needs: python -m shared exception remove --tenant {tenant} --mailbox ADDRESS"
-        )
+        todo.append(f"Remove exceptions nobody needs: {commands.exception_remove(tenant)}")
     return Message(
         title=clean(f"Weekly SMTP AUTH summary: {name}", 200),
         summary=clean(summary),

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .. import commands
 from ..model import ActionKind, ActionResult, ActionStatus, CheckResult, Finding, FindingKind, Status
 from .events import Event, EventKind
 
@@ -374,9 +375,7 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
     if seen:
         out.append(
             "A mailbox that must keep SMTP AUTH (a scanner, an app) needs an approved exception: "
-            f"python -m shared exception add --tenant {tenant} --mailbox ADDRESS --reason REASON "
-            "--approver APPROVER --expires YYYY-MM-DD (list them: python -m shared exception list "
-            f"--tenant {tenant})"
+            f"{commands.exception_add(tenant)} (list them: {commands.exception_list(tenant)})"
         )
     if EventKind.REMEDIATION_HELD in kinds:
         out.append(
