@@ -1,5 +1,5 @@
 """Azure Functions entry points (Python v2 model). Triggers only: the work is in
-shared.jobs, the same code the CLI and the demo run."""
+shared.shell.jobs, the same code the CLI and the demo run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 
 import azure.functions as func
 
-from shared.settings import DEFAULT_DIGEST_SCHEDULE, DEFAULT_SCHEDULE
+from shared.shell.settings import DEFAULT_DIGEST_SCHEDULE, DEFAULT_SCHEDULE
 
 app = func.FunctionApp()
 log = logging.getLogger("smtpauth")
@@ -22,9 +22,9 @@ DIGEST_SCHEDULE = os.environ.get("SMTPAUTH_DIGEST_SCHEDULE") or DEFAULT_DIGEST_S
 @app.timer_trigger(arg_name="timer", schedule=SCHEDULE, run_on_startup=False, use_monitor=True)
 async def scheduled_check(timer: func.TimerRequest) -> None:
     # Imported here: indexing the app stays cheap; the work pays its own imports.
-    from shared.jobs import raise_if_incomplete
-    from shared.jobs import scheduled_check as run_check
-    from shared.settings import Settings
+    from shared.shell.jobs import raise_if_incomplete
+    from shared.shell.jobs import scheduled_check as run_check
+    from shared.shell.settings import Settings
 
     if timer.past_due:
         log.warning("timer is past due; checking now")
@@ -34,7 +34,7 @@ async def scheduled_check(timer: func.TimerRequest) -> None:
 @app.timer_trigger(arg_name="timer", schedule=DIGEST_SCHEDULE, run_on_startup=False, use_monitor=True)
 async def weekly_digest(timer: func.TimerRequest) -> None:
     # Per tenant: compliant or not, open drift, exceptions expiring soon, last good check.
-    from shared.jobs import weekly_digest as run_digest
-    from shared.settings import Settings
+    from shared.shell.jobs import weekly_digest as run_digest
+    from shared.shell.settings import Settings
 
     await run_digest(Settings.from_env())

@@ -8,7 +8,7 @@ start-up itself is the same for all and not counted):
 * ``azure.functions`` alone: the floor any Python function app pays;
 * ``function_app``: what the host imports to index the functions;
 * ``function_app`` + the job: also what the first timer run imports
-  (shared.jobs, azure.identity.aio, Table Storage, the aiohttp transport).
+  (shared.shell.jobs, azure.identity.aio, Table Storage, the aiohttp transport).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ TARGETS: dict[str, str] = {
     "azure.functions alone": "import azure.functions",
     "function_app": "import function_app",
     "function_app + first run's imports": (
-        "import function_app\nimport shared.jobs, azure.identity.aio, azure.core.pipeline.transport._aiohttp"
+        "import function_app\nimport shared.shell.jobs, azure.identity.aio, azure.core.pipeline.transport._aiohttp"
     ),
 }
 

@@ -1,4 +1,4 @@
-"""cProfile of one product check (``shared.jobs.scheduled_check``) in this fresh
+"""cProfile of one product check (``shared.shell.jobs.scheduled_check``) in this fresh
 process; prints one JSON line: the functions with the most own time, ours marked.
 
     python -m bench.profile_check [N]     (settings from the environment; top N rows)
@@ -64,8 +64,8 @@ def top(profile: cProfile.Profile, limit: int) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     from azure.identity.aio import ManagedIdentityCredential  # noqa: F401  (import cost excluded)
 
-    from shared.jobs import scheduled_check
-    from shared.settings import Settings
+    from shared.shell.jobs import scheduled_check
+    from shared.shell.settings import Settings
 
     settings = Settings.from_env()
     asyncio.run(scheduled_check(settings))  # warm-up: imports, first-run writes

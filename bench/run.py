@@ -27,7 +27,7 @@ from bench import cold_start, report
 from bench.report import MARKER, SizeResult
 from bench.seed import write_desired_state
 from bench.simproc import SimProcess, TenantShape
-from shared.exchange import ANCHOR_MAILBOX, EXCHANGE_SCOPE, MAILBOX_PROPERTIES, PAGE_SIZE
+from shared.adapters.exchange import ANCHOR_MAILBOX, EXCHANGE_SCOPE, MAILBOX_PROPERTIES, PAGE_SIZE
 from sim.__main__ import spread
 from sim.azurite import Azurite
 from sim.cas_mailbox_object import CAS_MAILBOX_PROPERTIES
@@ -226,7 +226,7 @@ Simulated Exchange Online latency: **{PER_REQUEST_MS:.0f} ms per request + {PER_
 response body, on top of the simulator's own time to build a page. Tenants hold
 1% mailboxes with an explicit "off" and {ENABLED} with SMTP AUTH on ({APPROVED} approved).
 
-* (a) the product's full `check` (`shared.jobs.scheduled_check`: managed identity token,
+* (a) the product's full `check` (`shared.shell.jobs.scheduled_check`: managed identity token,
   desired state, org setting, every page, evaluation, run history in Azurite);
 * (b) the lower bound: a bare aiohttp loop over the same pages (same `$select`, same page size),
   one token, `json.loads` of each page only to find the next link;
@@ -260,7 +260,7 @@ can build a page. This is where client overhead would show; it is not how Exchan
 {report.cold_table(cold)}
 
 The host imports `function_app` to index the functions; the check's own imports
-(`shared.jobs`, azure-identity, azure-data-tables, aiohttp) are paid by the first timer run,
+(`shared.shell.jobs`, azure-identity, azure-data-tables, aiohttp) are paid by the first timer run,
 inside the function call, not at indexing. msgraph and any telemetry library load only
 when used; after a full check, the (a) processes had loaded: {heavy or "none of them"}.
 

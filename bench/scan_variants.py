@@ -9,7 +9,7 @@ sends without importing the product (which would load azure-core into their RSS)
 
 product  (a) the real product path: Settings from the environment, the managed
          identity credential against the simulator's identity endpoint,
-         ``shared.jobs.scheduled_check`` (open_services + check_tenants) with Azurite.
+         ``shared.shell.jobs.scheduled_check`` (open_services + check_tenants) with Azurite.
 bare     (b) the lower bound: one token, then POST the same body with the same
          ``$select`` and ``Prefer`` page size, following the nextLink; each page is
          ``json.loads``-ed only to find the nextLink.
@@ -53,9 +53,9 @@ def run_product(sim: dict[str, Any]) -> dict[str, Any]:
     # cost is the cold-start section's subject.
     from azure.identity.aio import ManagedIdentityCredential  # noqa: F401  (lazy in the product)
 
-    from shared.jobs import scheduled_check
-    from shared.model import Status
-    from shared.settings import Settings
+    from shared.core.model import Status
+    from shared.shell.jobs import scheduled_check
+    from shared.shell.settings import Settings
 
     settings = Settings.from_env()
     rss_imports = current_rss_mb()

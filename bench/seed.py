@@ -8,7 +8,7 @@ from datetime import date
 
 from azure.data.tables.aio import TableServiceClient
 
-from shared.model import MailboxException, TenantPolicy
+from shared.core.model import MailboxException, TenantPolicy
 from shared.store import DesiredStateStore, TableNames
 from shared.store.rows import exception_row_key
 from shared.store.tables import ensure_tables

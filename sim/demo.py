@@ -22,13 +22,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared import report
-from shared.cli import main as cli
-from shared.identity import managed_identity
-from shared.jobs import scheduled_check
-from shared.model import MailboxException
-from shared.services import open_services
-from shared.settings import Settings
+from shared.adapters.credentials import managed_identity
+from shared.core.model import MailboxException
+from shared.shell import report
+from shared.shell.cli import main as cli
+from shared.shell.jobs import scheduled_check
+from shared.shell.runtime import open_services
+from shared.shell.settings import Settings
 from shared.store.rows import exception_row_key
 
 from .azurite import Azurite

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from .message import Message, Section, Tone, fit
+from shared.notify.message import Message, Section, Tone, fit
 
 CARD_VERSION = "1.4"  # 1.5 and 1.6 cards are reported to fail when posted through Workflows
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

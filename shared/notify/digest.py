@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from .. import commands
-from ..model import Finding, FindingKind, MailboxException, Status, TenantPolicy
-from .message import (
+from shared.core import commands
+from shared.core.model import Finding, FindingKind, MailboxException, Status, TenantPolicy
+from shared.notify.message import (
     MAX_NOTE,
     PRODUCT,
     Line,

@@ -13,19 +13,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ..model import CheckResult, Status
-from ..settings import Settings
-from ..store.history import HistoryStore
-from ..store.outbox import OutboxRow, OutboxStore
-from ..store.rows import TenantLoad
-from . import card, email
-from .digest import TenantDigest, compose_digest
-from .digest import identity as digest_identity
-from .events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
-from .mail import MailSender
-from .message import Message, Undelivered, compose, with_undelivered
-from .outbox import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
-from .teams import TeamsSender, redact, webhook_url
+from shared.adapters.sendmail import MailSender
+from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
+from shared.core.model import CheckResult, Status
+from shared.notify import card, mail_html
+from shared.notify.delivery import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
+from shared.notify.digest import TenantDigest, compose_digest
+from shared.notify.digest import identity as digest_identity
+from shared.notify.events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
+from shared.notify.message import Message, Undelivered, compose, with_undelivered
+from shared.shell.settings import Settings
+from shared.store.outbox import OutboxRow, OutboxStore
+from shared.store.rows import TenantLoad
+from shared.store.runs import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -252,5 +252,5 @@ class Notifier:
         sender = self.config.mail_sender
         if not sender:
             raise DeliveryError("SMTPAUTH_MAIL_SENDER is not set: there is no mailbox to send from")
-        mail = email.render(message)
+        mail = mail_html.render(message)
         await self.mail.send(sender, [a for a in row.address.split(";") if a], mail.subject, mail.html)

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ..history import fingerprint
-from ..model import Action, ActionResult, ActionStatus, CheckResult, Finding, RemediationOutcome, Status
+from shared.core.diff import fingerprint
+from shared.core.model import (
+    Action,
+    ActionResult,
+    ActionStatus,
+    CheckResult,
+    Finding,
+    RemediationOutcome,
+    Status,
+)
 
 
 class EventKind(StrEnum):

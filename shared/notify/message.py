@@ -18,9 +18,17 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from .. import commands
-from ..model import ActionKind, ActionResult, ActionStatus, CheckResult, Finding, FindingKind, Status
-from .events import Event, EventKind
+from shared.core import commands
+from shared.core.model import (
+    ActionKind,
+    ActionResult,
+    ActionStatus,
+    CheckResult,
+    Finding,
+    FindingKind,
+    Status,
+)
+from shared.notify.events import Event, EventKind
 
 MAX_TEXT = 300  # one value (an address, a reason); longer is clipped with "…"
 MAX_NOTE = 1000  # an error message or a remediation note

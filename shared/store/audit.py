@@ -11,8 +11,8 @@ from typing import Any
 from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
 
-from ..model import ActionResult
-from .keys import newest_first_key, newest_rows
+from shared.core.model import ActionResult
+from shared.store.keys import newest_first_key, newest_rows
 
 BATCH = 100
 MAX_TEXT = 30_000

@@ -8,8 +8,8 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from ..model import MailboxException, TenantPolicy
-from .rows import (
+from shared.core.model import MailboxException, TenantPolicy
+from shared.store.rows import (
     EXCEPTION_PREFIX,
     TenantLoad,
     check_tenant_id,

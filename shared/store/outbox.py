@@ -27,8 +27,8 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from ..notify.message import Message, fit
-from ..notify.outbox import LEASE, Channel, State, Stream, Target
+from shared.notify.delivery import LEASE, Channel, State, Stream, Target
+from shared.notify.message import Message, fit
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
-from ..model import EvidencePolicy, MailboxException, Mode, TenantPolicy
-from .keys import safe_key
+from shared.core.model import EvidencePolicy, MailboxException, Mode, TenantPolicy
+from shared.store.keys import safe_key
 
 TENANT_ROW = "tenant"
 EXCEPTION_PREFIX = "exception:"

@@ -10,7 +10,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableServiceClient
 
-from ..settings import Settings, SettingsError
+from shared.shell.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 
-from shared.engine import Services
-from shared.identity import managed_identity
-from shared.model import MailboxException, TenantPolicy
-from shared.remediation_apply import VerifyTimings
-from shared.services import open_services
-from shared.settings import Settings
+from shared.adapters.credentials import managed_identity
+from shared.core.model import MailboxException, TenantPolicy
+from shared.shell.engine import Services
+from shared.shell.remediator import VerifyTimings
+from shared.shell.runtime import open_services
+from shared.shell.settings import Settings
 from shared.store.rows import exception_row_key
 
 FAST_VERIFY = VerifyTimings(attempts=3, first_delay_s=0.05)

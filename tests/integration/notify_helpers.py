@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.engine import Services, check_tenants
-from shared.identity import managed_identity
-from shared.model import CheckResult, TenantPolicy
+from shared.adapters.credentials import managed_identity
+from shared.core.model import CheckResult, TenantPolicy
 from shared.notify.dispatch import Delivery, Notifier, NotifyConfig
-from shared.services import open_notifier, open_services
-from shared.settings import Settings
+from shared.shell.engine import Services, check_tenants
+from shared.shell.runtime import open_notifier, open_services
+from shared.shell.settings import Settings
 from tests.cards import card_strings
 
 from .helpers import FAST_VERIFY
@@ -64,7 +64,7 @@ async def stack(
 
 
 async def cycle(svc: Services, notifier: Notifier) -> tuple[list[CheckResult], Delivery]:
-    """One scheduled run: check, queue, deliver (what shared.jobs.scheduled_check does)."""
+    """One scheduled run: check, queue, deliver (what shared.shell.jobs.scheduled_check does)."""
     results = await check_tenants(svc)
     await notifier.queue_results(results, svc.history)
     return results, await notifier.deliver(r.tenant_id for r in results)

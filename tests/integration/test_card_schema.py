@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.model import ActionStatus, MailboxException, Status
+from shared.core.model import ActionStatus, MailboxException, Status
 from shared.notify import card
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive

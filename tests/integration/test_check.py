@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.engine import check_tenants
-from shared.model import FindingKind, Status
+from shared.core.model import FindingKind, Status
+from shared.shell.engine import check_tenants
 
 from .helpers import approved, monitor, services
 
@@ -139,7 +139,7 @@ async def test_fresh_deployment_monitors_the_home_tenant(sim, tenant_id, monkeyp
 
 
 async def test_disabled_tenant_is_skipped(sim, tenant_id):
-    from shared.model import TenantPolicy
+    from shared.core.model import TenantPolicy
 
     seeded(sim, tenant_id, "off.onmicrosoft.com")
     async with services() as svc:

@@ -8,7 +8,7 @@ import logging
 import pytest
 from azure.identity.aio import ManagedIdentityCredential
 
-from shared.exchange import (
+from shared.adapters.exchange import (
     ANCHOR_MAILBOX,
     MAILBOX_PROPERTIES,
     ExchangeClient,

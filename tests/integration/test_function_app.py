@@ -9,8 +9,8 @@ import sys
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared.jobs import CheckIncomplete
-from shared.model import TenantPolicy
+from shared.core.model import TenantPolicy
+from shared.shell.jobs import CheckIncomplete
 
 from .helpers import services
 

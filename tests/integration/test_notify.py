@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from shared.engine import check_tenants
-from shared.jobs import scheduled_check
+from shared.adapters.teams_webhook import TeamsSender
+from shared.notify.delivery import State
 from shared.notify.dispatch import NotifyConfig
-from shared.notify.outbox import State
-from shared.notify.teams import TeamsSender
-from shared.settings import Settings
+from shared.shell.engine import check_tenants
+from shared.shell.jobs import scheduled_check
+from shared.shell.settings import Settings
 
 from .notify_helpers import (
     RECIPIENTS,
@@ -224,7 +224,7 @@ async def test_overlapping_runs_send_once(sim, tenant_id):
     drifted(sim, tenant_id, domain)
     await watch(tenant_id, domain)
     async with stack() as (svc, one), stack() as (_, two):
-        from shared.engine import check_tenants
+        from shared.shell.engine import check_tenants
 
         results = await check_tenants(svc)
         # Two runs that saw the same change queue it at the same moment, then both deliver.
@@ -374,8 +374,8 @@ async def test_the_mail_sender_closes_its_connections(sim, monkeypatch):
     import gc
     import warnings
 
-    from shared.identity import managed_identity
-    from shared.notify.mail import MailSender
+    from shared.adapters.credentials import managed_identity
+    from shared.adapters.sendmail import MailSender
 
     async with managed_identity(None) as credential:
         sender = MailSender(credential, sim.url)

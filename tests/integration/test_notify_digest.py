@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared.jobs import scheduled_check
-from shared.settings import Settings
+from shared.shell.jobs import scheduled_check
+from shared.shell.settings import Settings
 
 from .helpers import approved
 from .notify_helpers import TEAMS_SETTING, card_text, notified_policy, stack

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.model import ActionStatus, Status
-from shared.notify import card, email
+from shared.core.model import ActionStatus, Status
+from shared.notify import card, mail_html
 from shared.notify.events import Memory, derive
 from shared.notify.message import Message, Undelivered, compose, with_undelivered
 from tests.unit.notify_values import HOSTILE, NON_LATIN, NOW, action, findings, outcome, result
@@ -95,7 +95,7 @@ def shoot(page: Path, png: Path, tmp_path: Path, width: int = 820, height: int =
 def test_email_renders_in_chromium(tmp_path):
     OUT.mkdir(parents=True, exist_ok=True)
     page = OUT / "email.html"
-    page.write_text(email.render(sample()).html, encoding="utf-8")
+    page.write_text(mail_html.render(sample()).html, encoding="utf-8")
     shoot(page, OUT / "email.png", tmp_path)
 
 

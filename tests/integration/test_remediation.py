@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.data.tables import TableServiceClient
 
-from shared.engine import check_tenants
-from shared.model import ActionStatus, EvidencePolicy, Mode, Status
+from shared.core.model import ActionStatus, EvidencePolicy, Mode, Status
+from shared.shell.engine import check_tenants
 from shared.store.rows import exception_entity
 from sim.graph_signins import sign_in
 

@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from shared.history import diff
-from shared.model import (
+from shared.core.diff import diff
+from shared.core.model import (
     Action,
     ActionKind,
     ActionResult,
@@ -24,7 +24,7 @@ from shared.model import (
     Status,
     TenantPolicy,
 )
-from shared.policy import evaluate, status_of
+from shared.core.policy import evaluate, status_of
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 TENANT = "8f6a3c1e-2b4d-4e5f-9a0b-1c2d3e4f5a6b"

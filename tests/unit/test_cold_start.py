@@ -38,6 +38,6 @@ def test_importing_function_app_loads_none_of_the_heavy_libraries() -> None:
 
 def test_the_probe_sees_them_when_they_are_imported() -> None:
     # Guards the test above against passing because it cannot see anything.
-    modules = modules_after("import function_app, shared.jobs, azure.identity.aio")
+    modules = modules_after("import function_app, shared.shell.jobs, azure.identity.aio")
     assert loaded(modules, "azure.identity")
     assert loaded(modules, "azure.data.tables")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shared.history import diff
-from shared.model import Finding, FindingKind
+from shared.core.diff import diff
+from shared.core.model import Finding, FindingKind
 
 
 def f(target: str, kind=FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION, **kw) -> Finding:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.engine import observe
-from shared.exchange import ExchangeClient, ExchangeProtocolError
-from shared.model import MailboxSetting, TenantPolicy
-from shared.policy import ExceptionIndex
+from shared.adapters.exchange import ExchangeClient, ExchangeProtocolError
+from shared.core.model import MailboxSetting, TenantPolicy
+from shared.core.policy import ExceptionIndex
+from shared.shell.engine import observe
 
 TENANT = "7d2c9b1e-4f3a-4e6b-8c5d-2a1b0c9d8e7f"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from shared.model import ActionStatus, FindingKind, Status
+from shared.core.model import ActionStatus, FindingKind, Status
 from shared.notify.events import (
     EventKind,
     Memory,
@@ -176,7 +176,7 @@ def test_policy_without_channels_still_derives():
 
 
 def test_remediation_that_could_not_run_is_told_once_and_keeps_the_holds():
-    from shared.model import Mode, RemediationOutcome
+    from shared.core.model import Mode, RemediationOutcome
     from shared.notify.events import EventKind, Memory, derive, next_memory
     from shared.notify.message import compose
 

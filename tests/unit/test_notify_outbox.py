@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from shared.notify.outbox import (
+from shared.adapters.teams_webhook import describe, redact, webhook_url
+from shared.notify.delivery import (
     BACKOFF_MAX,
     Channel,
     DeliveryError,
@@ -19,7 +20,6 @@ from shared.notify.outbox import (
     notification_key,
     targets,
 )
-from shared.notify.teams import describe, redact, webhook_url
 
 from .notify_values import NOW, POLICY
 

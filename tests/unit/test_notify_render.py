@@ -10,8 +10,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from shared.model import ActionStatus, MailboxException, Status
-from shared.notify import card, email
+from shared.core.model import ActionStatus, MailboxException, Status
+from shared.notify import card, mail_html
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive
 from shared.notify.message import Message, Undelivered, clean, compose, with_undelivered
@@ -57,7 +57,7 @@ def test_drift_opened_says_which_tenant_what_how_since_when_and_what_to_do():
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert attachment["content"]["version"] == "1.4"
 
-    mail = email.render(message)
+    mail = mail_html.render(message)
     assert mail.subject == f"[SMTP AUTH Guard] SMTP AUTH drift found in {DOMAIN}: org SMTP AUTH ON, 2 new"
     assert "printer@contoso.com" in mail.html and "Set-CASMailbox -Identity" in mail.html
     assert "\n" not in mail.subject
@@ -109,7 +109,7 @@ def test_remediation_outcomes_render_with_reason_and_evidence():
     assert "Sign-ins: a@contoso.com on 2026-11-26 09:00 UTC from 198.51.100.20 (Authenticated SMTP)" in text
     assert "access denied" in text and "Sign-in evidence read for 30 days." in text
     assert f"python -m shared audit --tenant {TENANT}" in text
-    html = email.render(message).html
+    html = mail_html.render(message).html
     assert "198.51.100.20" in html and "Remediation held (1)" in html
 
 
@@ -143,7 +143,7 @@ def test_hostile_text_cannot_format_link_or_script_in_the_card():
 
 
 def test_hostile_text_is_html_escaped_in_the_email():
-    html = email.render(hostile_message()).html
+    html = mail_html.render(hostile_message()).html
     assert "<script" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<a " not in html and "[click](https:\u2060//evil.example/x)" in html  # not a clickable URL
@@ -222,7 +222,7 @@ def test_digest_lists_exceptions_expiring_within_fourteen_days():
     assert "Last successful check: 2026-11-28 08:50 UTC" in text
     assert "expires 2026-12-01 (in 3 days)" in text and "since 2026-11-23 09:00 UTC" in text
     assert "<script>" in text  # shown as text after unescaping, never as markup
-    assert "&lt;script&gt;" in email.render(message).html
+    assert "&lt;script&gt;" in mail_html.render(message).html
 
 
 @pytest.mark.parametrize("status", [Status.COMPLIANT, Status.ERROR, None])

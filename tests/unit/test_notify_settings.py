@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from shared.notify.dispatch import NotifyConfig
-from shared.settings import Settings, SettingsError
+from shared.shell.settings import Settings, SettingsError
 
 AZURITE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.model import FindingKind, MailboxException, MailboxSetting, Observation, Status, TenantPolicy
-from shared.policy import ExceptionIndex, evaluate, status_of
+from shared.core.model import FindingKind, MailboxException, MailboxSetting, Observation, Status, TenantPolicy
+from shared.core.policy import ExceptionIndex, evaluate, status_of
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TENANT = "contoso.onmicrosoft.com"

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.model import (
+from shared.core.model import (
     Action,
     ActionKind,
     ActionStatus,
@@ -21,8 +21,8 @@ from shared.model import (
     SignInEvidence,
     TenantPolicy,
 )
-from shared.policy import evaluate
-from shared.remediation import actions_for, needs_evidence, plan
+from shared.core.policy import evaluate
+from shared.core.remediation import actions_for, needs_evidence, plan
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 T = "contoso.onmicrosoft.com"

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from shared.model import Mode
+from shared.core.model import Mode
 from shared.store.rows import (
     RowError,
     exception_entity,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.settings import DEFAULT_EXCHANGE_URL, Settings, SettingsError
+from shared.shell.settings import DEFAULT_EXCHANGE_URL, Settings, SettingsError
 
 AZURITE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 

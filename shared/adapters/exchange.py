@@ -34,8 +34,8 @@ from azure.core.pipeline.policies import (
 )
 from azure.core.rest import HttpRequest
 
-from .model import MailboxSetting
-from .settings import is_loopback
+from shared.core.model import MailboxSetting
+from shared.shell.settings import is_loopback
 
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 # The well-known system mailbox that routes org-level admin work for a tenant.

@@ -8,19 +8,19 @@ from contextlib import asynccontextmanager
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from .engine import Services
-from .evidence import EvidenceReader
-from .exchange import ExchangeClient
-from .notify.dispatch import Notifier, NotifyConfig
-from .notify.mail import MailSender
-from .notify.teams import TeamsSender
-from .remediation_apply import Remediator, VerifyTimings
-from .settings import Settings
-from .store import DesiredStateStore, HistoryStore, TableNames
-from .store.audit import AuditStore
-from .store.lock import TenantLock
-from .store.outbox import OutboxStore
-from .store.tables import ensure_tables, service_client
+from shared.adapters.exchange import ExchangeClient
+from shared.adapters.sendmail import MailSender
+from shared.adapters.signins import EvidenceReader
+from shared.adapters.teams_webhook import TeamsSender
+from shared.notify.dispatch import Notifier, NotifyConfig
+from shared.shell.engine import Services
+from shared.shell.remediator import Remediator, VerifyTimings
+from shared.shell.settings import Settings
+from shared.store import DesiredStateStore, HistoryStore, TableNames
+from shared.store.audit import AuditStore
+from shared.store.lock import TenantLock
+from shared.store.outbox import OutboxStore
+from shared.store.tables import ensure_tables, service_client
 
 
 @asynccontextmanager

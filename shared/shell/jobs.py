@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from .engine import check_tenants
-from .identity import managed_identity
-from .model import CheckResult, Status
-from .notify.dispatch import Delivery
-from .services import open_notifier, open_services
-from .settings import Settings
+from shared.adapters.credentials import managed_identity
+from shared.core.model import CheckResult, Status
+from shared.notify.dispatch import Delivery
+from shared.shell.engine import check_tenants
+from shared.shell.runtime import open_notifier, open_services
+from shared.shell.settings import Settings
 
 log = logging.getLogger(__name__)
 

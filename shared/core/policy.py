@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from . import commands
-from .model import (
+from shared.core import commands
+from shared.core.model import (
     Finding,
     FindingKind,
     MailboxException,

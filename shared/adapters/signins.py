@@ -15,7 +15,7 @@ from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from .model import Evidence, SignInEvidence
+from shared.core.model import Evidence, SignInEvidence
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,14 @@ class EvidenceReader:
 
     async def close(self) -> None:
         if self._client is not None:
-            from .graph import close_graph_client
+            from shared.adapters.graph import close_graph_client
 
             await close_graph_client(self._client)
             self._client = None
 
     def _graph(self) -> Any:
         if self._client is None:
-            from .graph import graph_client
+            from shared.adapters.graph import graph_client
 
             self._client = graph_client(self._credential, self._graph_url)
         return self._client

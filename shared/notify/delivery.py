@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ..model import TenantPolicy
+from shared.core.model import TenantPolicy
 
 # After the n-th failed attempt wait FIRST * 2**(n-1), at most MAX (and never less
 # than the service's Retry-After). With runs every 15 minutes and 8 attempts, a send

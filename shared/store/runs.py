@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
 
-from ..history import diff, fingerprint
-from ..model import CheckResult, Finding, FindingKind, HistoryDiff, Status
-from .keys import newest_first_key, newest_rows, safe_key
+from shared.core.diff import diff, fingerprint
+from shared.core.model import CheckResult, Finding, FindingKind, HistoryDiff, Status
+from shared.store.keys import newest_first_key, newest_rows, safe_key
 
 BATCH = 100  # Table Storage transaction limit (one partition)
 MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from .model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
+from shared.core.model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
 
 JSON_VERSION = 1
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
-from .exchange import ExchangeClient
-from .model import (
+from shared.adapters.exchange import ExchangeClient
+from shared.core.model import (
     CheckResult,
     Finding,
     MailboxSetting,
@@ -25,9 +25,9 @@ from .model import (
     Status,
     TenantPolicy,
 )
-from .policy import ExceptionIndex, evaluate, status_of
-from .remediation_apply import Remediator
-from .store import DesiredStateStore, HistoryStore, TenantLoad
+from shared.core.policy import ExceptionIndex, evaluate, status_of
+from shared.shell.remediator import Remediator
+from shared.store import DesiredStateStore, HistoryStore, TenantLoad
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def utc_now() -> datetime:
 
 @dataclass
 class Services:
-    """The edges a check talks to; built by shared.services from settings."""
+    """The edges a check talks to; built by shared.shell.runtime from settings."""
 
     exchange: ExchangeClient
     desired: DesiredStateStore

@@ -13,7 +13,7 @@ from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from .outbox import DeliveryError
+from shared.notify.delivery import DeliveryError
 
 TIMEOUT_S = 30.0
 # msgraph's retry handler honours Retry-After without a cap and adds a 3 s base
@@ -32,14 +32,14 @@ class MailSender:
 
     def _graph(self) -> Any:
         if self._client is None:
-            from ..graph import graph_client
+            from shared.adapters.graph import graph_client
 
             self._client = graph_client(self._credential, self._graph_url)
         return self._client
 
     async def close(self) -> None:
         if self._client is not None:
-            from ..graph import close_graph_client
+            from shared.adapters.graph import close_graph_client
 
             await close_graph_client(self._client)
             self._client = None

@@ -17,13 +17,13 @@ from typing import Any
 
 from azure.core.exceptions import AzureError
 
-from . import report
-from .engine import Services, check_tenants, plan_tenant, utc_now
-from .identity import workstation_credential
-from .model import CheckResult, EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
-from .services import open_notifier, open_services
-from .settings import Settings, SettingsError
-from .store.rows import MAILBOX_FIX, check_tenant_id, exception_row_key, is_address, is_domain
+from shared.adapters.credentials import workstation_credential
+from shared.core.model import CheckResult, EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
+from shared.shell import report
+from shared.shell.engine import Services, check_tenants, plan_tenant, utc_now
+from shared.shell.runtime import open_notifier, open_services
+from shared.shell.settings import Settings, SettingsError
+from shared.store.rows import MAILBOX_FIX, check_tenant_id, exception_row_key, is_address, is_domain
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from .evidence import EvidenceReader
-from .exchange import ExchangeClient
-from .model import (
+from shared.adapters.exchange import ExchangeClient
+from shared.adapters.signins import EvidenceReader
+from shared.core.model import (
     Action,
     ActionKind,
     ActionResult,
@@ -38,11 +38,11 @@ from .model import (
     RemediationOutcome,
     TenantPolicy,
 )
-from .policy import ExceptionIndex
-from .remediation import actions_for, needs_evidence, plan
-from .store.audit import AuditStore
-from .store.desired import DesiredStateStore
-from .store.lock import TenantLock
+from shared.core.policy import ExceptionIndex
+from shared.core.remediation import actions_for, needs_evidence, plan
+from shared.store.audit import AuditStore
+from shared.store.desired import DesiredStateStore
+from shared.store.lock import TenantLock
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from .message import Message, Section, Tone
+from shared.notify.message import Message, Section, Tone
 
 _COLOR = {Tone.ATTENTION: "#c4314b", Tone.WARNING: "#c17f00", Tone.GOOD: "#237b4b", Tone.DEFAULT: "#4b5563"}
 _FONT = "font-family:'Segoe UI',Helvetica,Arial,sans-serif;"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .model import Finding, HistoryDiff
+from shared.core.model import Finding, HistoryDiff
 
 
 def fingerprint(finding: Finding) -> str:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from . import commands
-from .model import (
+from shared.core import commands
+from shared.core.model import (
     Action,
     ActionKind,
     ActionResult,
@@ -31,7 +31,7 @@ from .model import (
     SignInEvidence,
     TenantPolicy,
 )
-from .policy import ExceptionIndex
+from shared.core.policy import ExceptionIndex
 
 _FIXABLE = (FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION, FindingKind.MAILBOX_EXCEPTION_EXPIRED)
 
