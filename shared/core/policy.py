@@ -14,7 +14,7 @@ Rules (CISA SCuBA MS.EXO.5.1v1, CIS M365 6.5.4):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 from shared.core import commands
@@ -32,19 +32,30 @@ from shared.core.model import (
 class ExceptionIndex:
     """Exceptions looked up by GUID and by address (lower-cased)."""
 
-    def __init__(self, exceptions: Sequence[MailboxException]) -> None:
+    def __init__(self, exceptions: Iterable[MailboxException]) -> None:
+        self.exceptions = tuple(exceptions)
         self.by_guid: dict[str, list[MailboxException]] = {}
         self.by_address: dict[str, list[MailboxException]] = {}
-        for exc in exceptions:
+        for exc in self.exceptions:
             if exc.mailbox_guid:
                 self.by_guid.setdefault(exc.mailbox_guid.lower(), []).append(exc)
             else:
                 self.by_address.setdefault(exc.mailbox.lower(), []).append(exc)
         # Addresses of GUID-bound exceptions, only to explain a mismatch.
-        self.guid_bound_addresses = {exc.mailbox.lower(): exc for exc in exceptions if exc.mailbox_guid}
+        self.guid_bound_addresses = {exc.mailbox.lower(): exc for exc in self.exceptions if exc.mailbox_guid}
+
+    @classmethod
+    def live(cls, exceptions: Iterable[MailboxException], now: datetime) -> ExceptionIndex:
+        """Only the exceptions that hold at ``now``: the ones that approve a mailbox."""
+        return cls(exc for exc in exceptions if exc.is_live(now))
 
     def matching(self, mailbox: MailboxSetting) -> list[MailboxException]:
         return self.by_guid.get(mailbox.guid.lower(), []) + self.by_address.get(mailbox.address.lower(), [])
+
+    def covers(self, mailbox: MailboxSetting) -> bool:
+        """Whether an exception here names the mailbox; on a ``live`` index, whether
+        the mailbox is approved."""
+        return bool(self.matching(mailbox))
 
     def is_relevant(self, guid: str, address: str, disabled: bool | None) -> bool:
         """Whether a scanned mailbox must be kept for evaluate(). Called for every
@@ -59,18 +70,19 @@ class ExceptionIndex:
 def evaluate(policy: TenantPolicy, observed: Observation, now: datetime) -> tuple[Finding, ...]:
     """Every finding for one tenant, in a stable order."""
     findings: list[Finding] = []
-    index = ExceptionIndex(policy.exceptions)
+    index = ExceptionIndex(policy.exceptions)  # expired ones too: they explain a finding
+    live = ExceptionIndex.live(policy.exceptions, now)
 
     if observed.org_smtp_auth_disabled != policy.desired_org_disabled:
         findings.append(_org_drift(policy.desired_org_disabled, observed.org_smtp_auth_disabled))
 
     for mailbox in observed.mailboxes:
         if mailbox.smtp_auth_disabled is False:
-            finding = _mailbox_override(policy.tenant_id, mailbox, index, now)
+            finding = _mailbox_override(policy.tenant_id, mailbox, index, live)
             if finding:
                 findings.append(finding)
 
-    findings.extend(_unused_exceptions(policy, observed, now))
+    findings.extend(_unused_exceptions(policy, observed, live))
     findings.sort(key=lambda f: f.sort_key)
     return tuple(findings)
 
@@ -104,11 +116,11 @@ def _org_drift(desired: bool, actual: bool) -> Finding:
 
 
 def _mailbox_override(
-    tenant_id: str, mailbox: MailboxSetting, index: ExceptionIndex, now: datetime
+    tenant_id: str, mailbox: MailboxSetting, index: ExceptionIndex, live: ExceptionIndex
 ) -> Finding | None:
-    matches = index.matching(mailbox)
-    if any(exc.is_live(now) for exc in matches):
+    if live.covers(mailbox):
         return None
+    matches = index.matching(mailbox)  # none of them live: expired
     fix = (
         f"Fix: Set-CASMailbox -Identity {mailbox.guid} -SmtpClientAuthenticationDisabled $true, "
         f"or record an approved exception: {commands.exception_add(tenant_id, mailbox.address)}"
@@ -143,13 +155,11 @@ def _mailbox_override(
     )
 
 
-def _unused_exceptions(policy: TenantPolicy, observed: Observation, now: datetime) -> list[Finding]:
+def _unused_exceptions(policy: TenantPolicy, observed: Observation, live: ExceptionIndex) -> list[Finding]:
     by_guid = {m.guid.lower(): m for m in observed.mailboxes}
     by_address = {m.address.lower(): m for m in by_guid.values()}
     findings: dict[str, Finding] = {}
-    for exc in policy.exceptions:
-        if not exc.is_live(now):
-            continue
+    for exc in live.exceptions:
         if exc.mailbox_guid:
             mailbox = by_guid.get(exc.mailbox_guid.lower())
         else:

@@ -103,8 +103,8 @@ def _exceptions_riding_on_org(
 ) -> list[MailboxSetting]:
     """Approved mailboxes that use SMTP AUTH only because the org switch is on: no
     override of their own. Turning the org switch off would break them."""
-    live = ExceptionIndex([e for e in policy.exceptions if e.is_live(now)])
-    return [m for m in observed.mailboxes if m.smtp_auth_disabled is None and live.matching(m)]
+    live = ExceptionIndex.live(policy.exceptions, now)
+    return [m for m in observed.mailboxes if m.smtp_auth_disabled is None and live.covers(m)]
 
 
 def plan(
@@ -115,7 +115,7 @@ def plan(
     now: datetime,
 ) -> tuple[tuple[ActionResult, ...], str]:
     """Each action as PLANNED or HELD with the reason; and a note for the run."""
-    live = ExceptionIndex([e for e in policy.exceptions if e.is_live(now)])
+    live = ExceptionIndex.live(policy.exceptions, now)
     by_guid = {m.guid.lower(): m for m in observed.mailboxes}
     note = ""
     unavailable_hold = False
@@ -149,7 +149,7 @@ def plan(
                 # Fail closed: never write to a mailbox this run did not see.
                 results.append(held(action, "not in this run's mailbox list; nothing is written to it"))
                 continue
-            if live.matching(mailbox):
+            if live.covers(mailbox):
                 results.append(held(action, "approved exception: never touched"))
                 continue
         if away and unavailable_hold:

@@ -34,6 +34,7 @@ from shared.core.model import (
     ActionStatus,
     Evidence,
     Finding,
+    MailboxSetting,
     Observation,
     RemediationOutcome,
     TenantPolicy,
@@ -169,13 +170,12 @@ class Remediator:
                 a: f"not written: the desired state changed and is not usable now ({problem})"
                 for a in actions
             }
-        live = ExceptionIndex([e for e in load.policy.exceptions if e.is_live(self.clock())])
+        live = ExceptionIndex.live(load.policy.exceptions, self.clock())
         out = {}
         for action in actions:
-            if action.kind is ActionKind.SET_MAILBOX and (
-                live.by_guid.get((action.mailbox_guid or "").lower())
-                or live.by_address.get(action.target.lower())
-            ):
+            # The action names the mailbox the check saw: its GUID and its address.
+            target = MailboxSetting(action.mailbox_guid or "", action.target, action.before)
+            if action.kind is ActionKind.SET_MAILBOX and live.covers(target):
                 out[action] = "not written: an exception for it was approved since the check"
         return out
 

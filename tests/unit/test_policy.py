@@ -160,6 +160,26 @@ def test_index_keeps_only_what_rules_need():
     assert not index.is_relevant(str(uuid.uuid4()), "x@contoso.com", None)
 
 
+def test_live_index_covers_only_mailboxes_an_exception_holds_for_now():
+    by_guid, by_address, lapsed, other = (mailbox(n, False) for n in ("guid", "addr", "lapsed", "other"))
+    moved = mailbox("guid", False, guid=str(uuid.uuid4()))  # the address, reused by another mailbox
+    live = ExceptionIndex.live(
+        [
+            exception(by_guid),
+            exception(by_address, by_guid=False, address=by_address.address.upper()),
+            exception(lapsed, expires=NOW.date() - timedelta(days=1)),
+        ],
+        NOW,
+    )
+    assert live.covers(by_guid) and live.covers(by_address)
+    assert not live.covers(lapsed)  # expired yesterday
+    assert not live.covers(moved)  # a GUID-bound approval does not follow its address
+    assert not live.covers(other)
+    assert [e.mailbox for e in live.exceptions] == [by_guid.address, by_address.address]
+    # The expiry date is the last day the exception holds.
+    assert ExceptionIndex.live([exception(lapsed, expires=NOW.date())], NOW).covers(lapsed)
+
+
 # -- properties ------------------------------------------------------------------------
 
 settings_values = st.sampled_from([None, True, False])
