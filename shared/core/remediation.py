@@ -1,20 +1,36 @@
 """What remediation would do, and what it must not do. Pure: no I/O, no clock.
 
-Guard rails decided here (I/O-side ones, the lock and the read-back, are in
-remediation_apply):
+Only findings that break policy get an action (``actions_for``). ``plan`` then puts
+each action through the guards below, in this order (``GUARDS``); the first that
+refuses it holds it, with its reason, so an action two guards would stop is reported
+by the earlier one: an approved mailbox whose user also signed in is held as an
+approved exception, not for its usage.
 
-* only findings that break policy get an action; approved exceptions never do
-  (and an action that names a live exception's mailbox is refused again here);
-* an action that takes SMTP AUTH away from someone who used it in the evidence
-  window is held, naming who, when and from where;
-* when the evidence cannot be read, the tenant's setting decides: hold or proceed;
-* at most ``max_changes_per_run`` mailbox changes; the rest are held for later runs.
+1. ``unseen_mailbox``: fail closed: nothing is written to a mailbox this run did
+   not see;
+2. ``approved_exception``: a live exception's mailbox is never touched (it has no
+   finding; an action that names one anyway is refused here);
+3. ``evidence_unavailable``: when the sign-in evidence cannot be read, the tenant's
+   setting decides: ``hold`` holds what turns SMTP AUTH off, ``proceed`` goes on;
+4. ``approved_mailboxes_on_org_switch``: the org switch is not turned off while an
+   approved mailbox has no override of its own and uses SMTP AUTH only through it;
+5. ``org_followers_used_smtp_auth``: nor while an account that follows the org used
+   SMTP AUTH in the evidence window (naming who, when and from where);
+6. ``mailbox_user_used_smtp_auth``: a mailbox whose user used SMTP AUTH in the
+   window is held, naming who, when and from where;
+7. ``change_limit``: at most ``max_changes_per_run`` mailbox changes; the rest are
+   held for later runs. Last, so a mailbox another guard holds uses none of it.
+
+The guard rails that need I/O (the lock, the re-read under it, the read-back) are in
+shared.shell.remediator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from shared.core import commands
 from shared.core.model import (
@@ -98,13 +114,219 @@ def _org_users(observed: Observation, sign_ins: Sequence[SignInEvidence]) -> lis
     ]
 
 
-def _exceptions_riding_on_org(
-    policy: TenantPolicy, observed: Observation, now: datetime
-) -> list[MailboxSetting]:
+def _exceptions_riding_on_org(context: PlanContext) -> list[MailboxSetting]:
     """Approved mailboxes that use SMTP AUTH only because the org switch is on: no
     override of their own. Turning the org switch off would break them."""
-    live = ExceptionIndex.live(policy.exceptions, now)
-    return [m for m in observed.mailboxes if m.smtp_auth_disabled is None and live.covers(m)]
+    return [m for m in context.observed.mailboxes if m.smtp_auth_disabled is None and context.live.covers(m)]
+
+
+class EvidenceState(StrEnum):
+    """What the plan knows about recent SMTP AUTH use."""
+
+    READ = "read"  # the sign-in logs were read: their sign-ins decide
+    HOLD = "hold"  # needed but unavailable; the tenant says hold what turns SMTP AUTH off
+    PROCEED = "proceed"  # needed but unavailable; the tenant says go on without it
+    NOT_NEEDED = "not-needed"  # no action turns SMTP AUTH off
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What the guards decide on, computed once per plan."""
+
+    policy: TenantPolicy
+    observed: Observation
+    mailboxes: Mapping[str, MailboxSetting]  # observed, by lower-cased GUID
+    live: ExceptionIndex
+    sign_ins: tuple[SignInEvidence, ...]
+    evidence: EvidenceState
+    note: str  # for the run: what happened because the evidence was unavailable
+    days: int  # the evidence window
+
+    @classmethod
+    def of(
+        cls,
+        actions: Sequence[Action],
+        policy: TenantPolicy,
+        observed: Observation,
+        evidence: Evidence | None,
+        now: datetime,
+    ) -> PlanContext:
+        note = ""
+        if evidence is not None and evidence.available:
+            state = EvidenceState.READ
+        elif not needs_evidence(actions):
+            state = EvidenceState.NOT_NEEDED
+        else:
+            problem = evidence.problem if evidence else "not read"
+            if policy.when_evidence_unavailable is EvidencePolicy.HOLD:
+                state = EvidenceState.HOLD
+                note = (
+                    f"Sign-in evidence unavailable ({problem}): actions that turn SMTP AUTH off are held "
+                    "(WhenEvidenceUnavailable is 'hold')."
+                )
+            else:
+                state = EvidenceState.PROCEED
+                note = (
+                    f"Sign-in evidence unavailable ({problem}): proceeding without it "
+                    "(WhenEvidenceUnavailable is 'proceed')."
+                )
+        return cls(
+            policy=policy,
+            observed=observed,
+            mailboxes={m.guid.lower(): m for m in observed.mailboxes},
+            live=ExceptionIndex.live(policy.exceptions, now),
+            sign_ins=evidence.sign_ins if evidence is not None and state is EvidenceState.READ else (),
+            evidence=state,
+            note=note,
+            days=evidence.days if evidence else policy.evidence_days,
+        )
+
+    def mailbox(self, action: Action) -> MailboxSetting | None:
+        """The observed mailbox a mailbox action names (None: not seen, or an org action)."""
+        if action.kind is not ActionKind.SET_MAILBOX:
+            return None
+        return self.mailboxes.get((action.mailbox_guid or "").lower())
+
+
+def counts_against_limit(action: Action) -> bool:
+    # The limit is on mailbox changes: the org switch is one setting, guarded on its own.
+    return action.kind is ActionKind.SET_MAILBOX
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Mailbox changes this run may still plan."""
+
+    left: int
+
+    def after(self, planned: Action) -> Budget:
+        return Budget(self.left - 1) if counts_against_limit(planned) else self
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Each action as PLANNED or HELD with the reason, in the order asked; and a note
+    for the run (empty unless the evidence was unavailable)."""
+
+    results: tuple[ActionResult, ...]
+    note: str = ""
+
+    @property
+    def planned(self) -> tuple[Action, ...]:
+        """The actions to attempt."""
+        return tuple(r.action for r in self.results if r.status is ActionStatus.PLANNED)
+
+
+Guard = Callable[[Action, PlanContext, Budget], ActionResult | None]
+"""Refuses an action (HELD, with why) or lets it pass (None)."""
+
+
+def _held(action: Action, reason: str, users: Sequence[SignInEvidence] = ()) -> ActionResult:
+    return ActionResult(action, ActionStatus.HELD, reason, tuple(users))
+
+
+def unseen_mailbox(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    if action.kind is ActionKind.SET_MAILBOX and context.mailbox(action) is None:
+        return _held(action, "not in this run's mailbox list; nothing is written to it")
+    return None
+
+
+def approved_exception(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    mailbox = context.mailbox(action)
+    if mailbox is not None and context.live.covers(mailbox):
+        return _held(action, "approved exception: never touched")
+    return None
+
+
+def evidence_unavailable(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    if context.evidence is EvidenceState.HOLD and takes_smtp_auth_away(action):
+        return _held(action, context.note)
+    return None
+
+
+def approved_mailboxes_on_org_switch(
+    action: Action, context: PlanContext, budget: Budget
+) -> ActionResult | None:
+    if action.kind is not ActionKind.SET_ORG or not takes_smtp_auth_away(action):
+        return None
+    riding = _exceptions_riding_on_org(context)
+    if not riding:
+        return None
+    fixes = "; ".join(
+        f"Set-CASMailbox -Identity {m.guid} -SmtpClientAuthenticationDisabled $false" for m in riding[:5]
+    )
+    return _held(
+        action,
+        f"{len(riding)} approved mailbox(es) have no override of their own and use SMTP AUTH only "
+        f"through the org switch: {', '.join(m.address for m in riding[:5])}"
+        f"{' and more' if len(riding) > 5 else ''}. Give each its own override first ({fixes}); "
+        "then the org switch can be turned off.",
+    )
+
+
+def org_followers_used_smtp_auth(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    if action.kind is not ActionKind.SET_ORG or not takes_smtp_auth_away(action):
+        return None
+    users = _org_users(context.observed, context.sign_ins)
+    if not users:
+        return None
+    return _held(
+        action,
+        f"{len(users)} account(s) that follow the org setting used SMTP AUTH in the last {context.days} "
+        f"days and would lose it: {_who(users)}. For each that must keep it, record an exception "
+        f"({commands.exception_add(context.policy.tenant_id)}) and set its own "
+        "override (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); then the org switch "
+        "can be turned off.",
+        users,
+    )
+
+
+def mailbox_user_used_smtp_auth(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    mailbox = context.mailbox(action)
+    if mailbox is None:
+        return None  # the org switch has its own guards; an unseen mailbox is refused earlier
+    users = _users_of(action.target, mailbox.external_id, context.sign_ins)
+    if not users:
+        return None
+    if action.finding_kind is FindingKind.MAILBOX_EXCEPTION_EXPIRED:
+        ask = "Its exception has expired; if it is still needed, renew it"
+    else:
+        ask = "If it is approved, record it"
+    return _held(
+        action,
+        f"its user signed in with SMTP AUTH in the last {context.days} days ({_who(users)}); turning it off "
+        f"would break it. {ask}: {commands.exception_add(context.policy.tenant_id, action.target)}",
+        users,
+    )
+
+
+def change_limit(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    if not counts_against_limit(action) or budget.left > 0:
+        return None
+    return _held(
+        action,
+        f"limit of {context.policy.max_changes_per_run} mailbox changes per run reached; "
+        "it follows in a later run",
+    )
+
+
+GUARDS: tuple[Guard, ...] = (
+    unseen_mailbox,
+    approved_exception,
+    evidence_unavailable,
+    approved_mailboxes_on_org_switch,
+    org_followers_used_smtp_auth,
+    mailbox_user_used_smtp_auth,
+    change_limit,
+)
+
+
+def refusal(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    """The first refusal in GUARDS order; None: the action passes them all."""
+    for guard in GUARDS:
+        if (held := guard(action, context, budget)) is not None:
+            return held
+    return None
 
 
 def plan(
@@ -113,108 +335,20 @@ def plan(
     observed: Observation,
     evidence: Evidence | None,
     now: datetime,
-) -> tuple[tuple[ActionResult, ...], str]:
-    """Each action as PLANNED or HELD with the reason; and a note for the run."""
-    live = ExceptionIndex.live(policy.exceptions, now)
-    by_guid = {m.guid.lower(): m for m in observed.mailboxes}
-    note = ""
-    unavailable_hold = False
-    if needs_evidence(actions) and (evidence is None or not evidence.available):
-        problem = evidence.problem if evidence else "not read"
-        if policy.when_evidence_unavailable is EvidencePolicy.HOLD:
-            unavailable_hold = True
-            note = (
-                f"Sign-in evidence unavailable ({problem}): actions that turn SMTP AUTH off are held "
-                "(WhenEvidenceUnavailable is 'hold')."
-            )
-        else:
-            note = (
-                f"Sign-in evidence unavailable ({problem}): proceeding without it "
-                "(WhenEvidenceUnavailable is 'proceed')."
-            )
-    sign_ins = evidence.sign_ins if evidence and evidence.available else ()
-    days = evidence.days if evidence else policy.evidence_days
-    checked = evidence is not None and evidence.available
-
-    def held(action: Action, reason: str, users: Sequence[SignInEvidence] = ()) -> ActionResult:
-        return ActionResult(action, ActionStatus.HELD, reason, tuple(users))
-
+) -> Plan:
+    """Each action through GUARDS in order: the first refusal holds it; one that
+    passes them all is planned, and a planned mailbox change uses up the budget."""
+    context = PlanContext.of(actions, policy, observed, evidence, now)
+    budget = Budget(policy.max_changes_per_run)
     results: list[ActionResult] = []
-    budget = policy.max_changes_per_run
     for action in actions:
-        away = takes_smtp_auth_away(action)
-        if action.kind is ActionKind.SET_MAILBOX:
-            mailbox = by_guid.get((action.mailbox_guid or "").lower())
-            if mailbox is None:
-                # Fail closed: never write to a mailbox this run did not see.
-                results.append(held(action, "not in this run's mailbox list; nothing is written to it"))
-                continue
-            if live.covers(mailbox):
-                results.append(held(action, "approved exception: never touched"))
-                continue
-        if away and unavailable_hold:
-            results.append(held(action, note))
-            continue
-        if action.kind is ActionKind.SET_ORG:
-            riding = _exceptions_riding_on_org(policy, observed, now) if away else []
-            if riding:
-                fixes = "; ".join(
-                    f"Set-CASMailbox -Identity {m.guid} -SmtpClientAuthenticationDisabled $false"
-                    for m in riding[:5]
-                )
-                results.append(
-                    held(
-                        action,
-                        f"{len(riding)} approved mailbox(es) have no override of their own and use SMTP AUTH only "
-                        f"through the org switch: {', '.join(m.address for m in riding[:5])}"
-                        f"{' and more' if len(riding) > 5 else ''}. Give each its own override first ({fixes}); "
-                        "then the org switch can be turned off.",
-                    )
-                )
-                continue
-            users = _org_users(observed, sign_ins) if away else []
-            if users:
-                results.append(
-                    held(
-                        action,
-                        f"{len(users)} account(s) that follow the org setting used SMTP AUTH in the last {days} "
-                        f"days and would lose it: {_who(users)}. For each that must keep it, record an exception "
-                        f"({commands.exception_add(policy.tenant_id)}) and set its own "
-                        "override (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); then the org switch "
-                        "can be turned off.",
-                        users,
-                    )
-                )
-                continue
-            results.append(ActionResult(action, ActionStatus.PLANNED, _why(action, checked, days)))
-            continue
-        users = _users_of(action.target, mailbox.external_id, sign_ins)
-        if users:
-            if action.finding_kind is FindingKind.MAILBOX_EXCEPTION_EXPIRED:
-                ask = "Its exception has expired; if it is still needed, renew it"
-            else:
-                ask = "If it is approved, record it"
-            results.append(
-                held(
-                    action,
-                    f"its user signed in with SMTP AUTH in the last {days} days ({_who(users)}); turning it off "
-                    f"would break it. {ask}: {commands.exception_add(policy.tenant_id, action.target)}",
-                    users,
-                )
-            )
-            continue
-        if budget <= 0:
-            results.append(
-                held(
-                    action,
-                    f"limit of {policy.max_changes_per_run} mailbox changes per run reached; "
-                    "it follows in a later run",
-                )
-            )
-            continue
-        budget -= 1
-        results.append(ActionResult(action, ActionStatus.PLANNED, _why(action, checked, days)))
-    return tuple(results), note
+        result = refusal(action, context, budget)
+        if result is None:
+            checked = context.evidence is EvidenceState.READ
+            result = ActionResult(action, ActionStatus.PLANNED, _why(action, checked, context.days))
+            budget = budget.after(action)
+        results.append(result)
+    return Plan(tuple(results), context.note)
 
 
 def _value(v: bool | None) -> str:

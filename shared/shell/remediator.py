@@ -105,13 +105,14 @@ class Remediator:
         evidence = (
             await self.evidence.read(tenant, now, policy.evidence_days) if needs_evidence(actions) else None
         )
-        planned, note = plan(actions, policy, observed, evidence, now)
+        decided = plan(actions, policy, observed, evidence, now)
+        planned, note = decided.results, decided.note
         run_id = uuid.uuid4().hex
         summary = evidence_summary(evidence, policy)
         if dry_run:
             await self.audit.append(tenant, run_id, self.clock(), planned, "plan", summary)
             return RemediationOutcome(policy.mode, planned, note)
-        attempting = {r.action for r in planned if r.status is ActionStatus.PLANNED}
+        attempting = set(decided.planned)
         if attempting:
             # Intent first (held ones included): if the process dies mid-write, the
             # trail still says what was about to happen.

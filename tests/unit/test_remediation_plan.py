@@ -54,7 +54,8 @@ def run(mailboxes, exceptions=(), *, org=True, evidence=None, **policy_kw):
     actions = actions_for(evaluate(policy, observed, NOW), policy)
     if evidence is None and needs_evidence(actions):
         evidence = Evidence(True, policy.evidence_days)
-    return plan(actions, policy, observed, evidence, NOW)
+    decided = plan(actions, policy, observed, evidence, NOW)
+    return decided.results, decided.note
 
 
 def by_target(results):
@@ -106,7 +107,7 @@ def test_planner_refuses_approved_or_unseen_mailboxes_even_if_asked():
         )
         for m in (printer, ghost)
     ]
-    results, _ = plan(asked, policy, Observation(T, True, 1, (printer,)), Evidence(True, 30), NOW)
+    results = plan(asked, policy, Observation(T, True, 1, (printer,)), Evidence(True, 30), NOW).results
     assert [r.status for r in results] == [ActionStatus.HELD, ActionStatus.HELD]
     assert "approved exception" in results[0].reason and "not in this run" in results[1].reason
 
