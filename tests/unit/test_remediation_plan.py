@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.core import remediation
 from shared.core.model import (
     Action,
     ActionKind,
@@ -22,7 +24,24 @@ from shared.core.model import (
     TenantPolicy,
 )
 from shared.core.policy import evaluate
-from shared.core.remediation import actions_for, needs_evidence, plan
+from shared.core.remediation import (
+    GUARDS,
+    Budget,
+    EvidenceState,
+    PlanContext,
+    actions_for,
+    approved_exception,
+    approved_mailboxes_on_org_switch,
+    change_limit,
+    evidence_unavailable,
+    mailbox_user_used_smtp_auth,
+    needs_evidence,
+    org_followers_used_smtp_auth,
+    plan,
+    refusal,
+    takes_smtp_auth_away,
+    unseen_mailbox,
+)
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 T = "contoso.onmicrosoft.com"
@@ -192,3 +211,222 @@ def test_guard_rails_hold_for_any_tenant(values, approved_idx, used_idx, limit, 
     assert len(planned) <= limit
     assert all(r.status in (ActionStatus.PLANNED, ActionStatus.HELD) for r in results)
     assert all(r.action.finding_kind is not FindingKind.EXCEPTION_UNUSED for r in results)
+
+
+# -- each guard on its own ---------------------------------------------------------------
+
+ORG_OFF = Action(ActionKind.SET_ORG, "organization", False, True, FindingKind.ORG_SETTING_DRIFT)
+ORG_ON = Action(ActionKind.SET_ORG, "organization", True, False, FindingKind.ORG_SETTING_DRIFT)
+BUDGET = Budget(25)
+
+
+def fix(m: MailboxSetting, kind: FindingKind = FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION) -> Action:
+    return Action(ActionKind.SET_MAILBOX, m.address, False, True, kind, m.guid)
+
+
+def context(mailboxes, exceptions=(), evidence=None, *, actions=(ORG_OFF,), org=False, **policy_kw):
+    policy = TenantPolicy(T, T, exceptions=tuple(exceptions), **policy_kw)
+    observed = Observation(T, org, len(mailboxes), tuple(mailboxes))
+    return PlanContext.of(actions, policy, observed, evidence or Evidence(True, 30), NOW)
+
+
+def test_unseen_mailbox_refuses_only_a_mailbox_this_run_did_not_see():
+    seen, ghost = mb("seen", False), mb("ghost", False)
+    ctx = context([seen])
+    held = unseen_mailbox(fix(ghost), ctx, BUDGET)
+    assert held is not None and held.status is ActionStatus.HELD and "not in this run" in held.reason
+    upper = Action(
+        ActionKind.SET_MAILBOX,
+        seen.address,
+        False,
+        True,
+        FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION,
+        seen.guid.upper(),
+    )
+    assert unseen_mailbox(upper, ctx, BUDGET) is None  # GUIDs compare case-insensitively
+    assert unseen_mailbox(ORG_OFF, ctx, BUDGET) is None
+
+
+def test_approved_exception_refuses_a_live_exception_only():
+    printer, lapsed, rogue = mb("printer", False), mb("lapsed", False), mb("rogue", False)
+    ctx = context([printer, lapsed, rogue], [exc(printer), exc(lapsed, NOW.date() - timedelta(days=1))])
+    held = approved_exception(fix(printer), ctx, BUDGET)
+    assert held is not None and held.reason == "approved exception: never touched"
+    assert approved_exception(fix(lapsed, FindingKind.MAILBOX_EXCEPTION_EXPIRED), ctx, BUDGET) is None
+    assert approved_exception(fix(rogue), ctx, BUDGET) is None
+    assert approved_exception(ORG_OFF, ctx, BUDGET) is None
+
+
+def test_evidence_unavailable_holds_what_takes_smtp_auth_away_when_the_tenant_says_hold():
+    rogue = mb("rogue", False)
+    missing = Evidence(False, 30, problem="HTTP 403")
+    ctx = context([rogue], evidence=missing, actions=(ORG_OFF, fix(rogue)))
+    assert ctx.evidence is EvidenceState.HOLD
+    for action in (ORG_OFF, fix(rogue)):
+        held = evidence_unavailable(action, ctx, BUDGET)
+        assert held is not None and held.reason == ctx.note and "403" in held.reason
+    assert evidence_unavailable(ORG_ON, ctx, BUDGET) is None  # turning SMTP AUTH on cuts nobody off
+    proceed = context([rogue], evidence=missing, when_evidence_unavailable=EvidencePolicy.PROCEED)
+    assert proceed.evidence is EvidenceState.PROCEED and "proceeding" in proceed.note
+    assert evidence_unavailable(fix(rogue), proceed, BUDGET) is None
+    assert evidence_unavailable(fix(rogue), context([rogue]), BUDGET) is None  # evidence read
+    # Nothing needs the evidence: its absence holds nothing and says nothing.
+    quiet = context([], evidence=missing, actions=(ORG_ON,))
+    assert (quiet.evidence, quiet.note) == (EvidenceState.NOT_NEEDED, "")
+
+
+def test_approved_mailboxes_on_org_switch_hold_turning_it_off():
+    riding, own = mb("printer", None), mb("scanner", False)
+    ctx = context([riding, own], [exc(riding), exc(own)])
+    held = approved_mailboxes_on_org_switch(ORG_OFF, ctx, BUDGET)
+    assert held is not None and riding.address in held.reason and own.address not in held.reason
+    assert f"Set-CASMailbox -Identity {riding.guid} -SmtpClientAuthenticationDisabled $false" in held.reason
+    assert approved_mailboxes_on_org_switch(ORG_ON, ctx, BUDGET) is None
+    assert approved_mailboxes_on_org_switch(fix(own), ctx, BUDGET) is None
+    # With its own override it no longer depends on the org switch.
+    assert approved_mailboxes_on_org_switch(ORG_OFF, context([own], [exc(own)]), BUDGET) is None
+
+
+def test_org_followers_who_used_smtp_auth_hold_turning_it_off():
+    follower, own = mb("alice", None), mb("printer", False)
+    ctx = context([follower, own], evidence=Evidence(True, 30, (used(follower), used(own))))
+    held = org_followers_used_smtp_auth(ORG_OFF, ctx, BUDGET)
+    assert held is not None and held.evidence == (used(follower),)  # the override's user is not affected
+    assert follower.address.upper() in held.reason and "last 30 days" in held.reason
+    assert org_followers_used_smtp_auth(ORG_ON, ctx, BUDGET) is None
+    assert org_followers_used_smtp_auth(fix(own), ctx, BUDGET) is None
+    only_own = context([own], evidence=Evidence(True, 30, (used(own),)))
+    assert org_followers_used_smtp_auth(ORG_OFF, only_own, BUDGET) is None
+
+
+def test_mailbox_user_who_used_smtp_auth_holds_its_mailbox():
+    printer, rogue = mb("printer", False), mb("rogue", False)
+    ctx = context([printer, rogue], evidence=Evidence(True, 14, (used(printer, by_id=True),)))
+    held = mailbox_user_used_smtp_auth(fix(printer, FindingKind.MAILBOX_EXCEPTION_EXPIRED), ctx, BUDGET)
+    assert held is not None and held.evidence == (used(printer, by_id=True),)
+    assert "last 14 days" in held.reason and "renew it" in held.reason
+    assert mailbox_user_used_smtp_auth(fix(rogue), ctx, BUDGET) is None
+    assert mailbox_user_used_smtp_auth(ORG_OFF, ctx, BUDGET) is None
+
+
+def test_change_limit_holds_mailbox_changes_once_the_budget_is_spent():
+    rogue = mb("rogue", False)
+    ctx = context([rogue], max_changes_per_run=2)
+    held = change_limit(fix(rogue), ctx, Budget(0))
+    assert held is not None and "limit of 2 mailbox changes per run" in held.reason
+    assert change_limit(fix(rogue), ctx, Budget(1)) is None
+    assert change_limit(ORG_OFF, ctx, Budget(0)) is None  # the org switch is not a mailbox change
+    assert Budget(1).after(fix(rogue)) == Budget(0) and Budget(1).after(ORG_OFF) == Budget(1)
+
+
+# -- the order of the guards --------------------------------------------------------------
+
+
+def test_guards_run_in_the_order_the_module_documents():
+    documented = re.findall(r"^\d+\. ``(\w+)``", remediation.__doc__ or "", re.MULTILINE)
+    assert documented == [guard.__name__ for guard in GUARDS]
+    assert GUARDS[-1] is change_limit
+
+
+def test_an_approved_mailbox_whose_user_signed_in_is_held_as_an_approved_exception():
+    printer = mb("printer", False)
+    (result,) = plan(
+        [fix(printer)],
+        TenantPolicy(T, T, exceptions=(exc(printer),)),
+        Observation(T, True, 1, (printer,)),
+        Evidence(True, 30, (used(printer),)),
+        NOW,
+    ).results
+    assert result.status is ActionStatus.HELD
+    assert result.reason == "approved exception: never touched" and result.evidence == ()
+
+
+def test_the_first_guard_that_refuses_gives_the_reason():
+    printer, ghost, rogue, riding, follower = (
+        mb("printer", False),
+        mb("ghost", False),
+        mb("rogue", False),
+        mb("scanner", None),
+        mb("alice", None),
+    )
+
+    def reason(action, ctx, budget=BUDGET):
+        held = refusal(action, ctx, budget)
+        assert held is not None and held.status is ActionStatus.HELD
+        return held.reason
+
+    # Evidence unavailable and held: an unseen or approved mailbox still says what it is.
+    missing = context([printer], [exc(printer)], Evidence(False, 30, problem="HTTP 403"))
+    assert "not in this run" in reason(fix(ghost), missing)
+    assert reason(fix(printer), missing) == "approved exception: never touched"
+    assert "403" in reason(ORG_OFF, missing)
+    # An approved mailbox riding on the org switch comes before the followers' usage.
+    both = context([riding, follower], [exc(riding)], Evidence(True, 30, (used(follower),)))
+    assert "approved mailbox(es) have no override" in reason(ORG_OFF, both)
+    # With the budget spent, a mailbox another guard holds still says why that guard holds it.
+    spent = context([printer, rogue], [exc(printer)], Evidence(True, 30, (used(rogue),)))
+    assert reason(fix(printer), spent, Budget(0)) == "approved exception: never touched"
+    assert "its user signed in" in reason(fix(rogue), spent, Budget(0))
+    assert refusal(ORG_OFF, context([rogue]), Budget(0)) is None  # passes them all
+
+
+def test_plan_lists_what_to_attempt():
+    rogue, used_it = mb("rogue", False), mb("printer", False)
+    decided = plan(
+        [ORG_OFF, fix(rogue), fix(used_it)],
+        TenantPolicy(T, T),
+        Observation(T, False, 2, (rogue, used_it)),
+        Evidence(True, 30, (used(used_it),)),
+        NOW,
+    )
+    assert [r.action for r in decided.results] == [ORG_OFF, fix(rogue), fix(used_it)]
+    assert decided.planned == (ORG_OFF, fix(rogue)) and decided.note == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([None, True, False]), max_size=20),
+    st.sets(st.integers(0, 24)),  # approved (an index past the observed list: an unseen mailbox)
+    st.sets(st.integers(0, 24)),  # used SMTP AUTH recently
+    st.sets(st.integers(0, 24)),  # asked for explicitly, whatever the findings say
+    st.integers(0, 10),
+    st.booleans(),
+    st.sampled_from(["read", "unavailable", "none"]),
+    st.sampled_from(list(EvidencePolicy)),
+)
+def test_guard_rails_hold_for_any_asked_actions_and_evidence(
+    values, approved_idx, used_idx, asked_idx, limit, org, evidence_kind, when_unavailable
+):
+    everyone = [mb(f"u{i}", values[i] if i < len(values) else False) for i in range(25)]
+    observed = everyone[: len(values)]
+    policy = TenantPolicy(
+        T,
+        T,
+        exceptions=tuple(exc(m) for i, m in enumerate(everyone) if i in approved_idx),
+        max_changes_per_run=limit,
+        when_evidence_unavailable=when_unavailable,
+    )
+    observation = Observation(T, org, len(observed), tuple(observed))
+    actions = actions_for(evaluate(policy, observation, NOW), policy)
+    actions += [fix(everyone[i]) for i in sorted(asked_idx)]
+    recent = tuple(used(m) for i, m in enumerate(everyone) if i in used_idx)
+    evidence = {
+        "read": Evidence(True, 30, recent),
+        "unavailable": Evidence(False, 30, problem="HTTP 403"),
+        "none": None,
+    }[evidence_kind]
+
+    decided = plan(actions, policy, observation, evidence, NOW)
+
+    assert [r.action for r in decided.results] == actions  # one result each, in the order asked
+    mailboxes = [a for a in decided.planned if a.kind is ActionKind.SET_MAILBOX]
+    targets = {a.target for a in mailboxes}
+    assert not targets & {m.address for i, m in enumerate(everyone) if i in approved_idx}
+    assert targets <= {m.address for m in observed}  # never a mailbox this run did not see
+    if evidence_kind == "read":
+        assert not targets & {m.address for i, m in enumerate(everyone) if i in used_idx}
+    elif when_unavailable is EvidencePolicy.HOLD:
+        assert not [a for a in decided.planned if takes_smtp_auth_away(a)]
+    assert len(mailboxes) <= limit
+    if any("limit of" in r.reason for r in decided.results):
+        assert len(mailboxes) == limit  # only planned changes use up the budget
