@@ -280,7 +280,7 @@ None of these grows with the tenant. The reads are one query each on {reads}; th
 writes are the run row, plus, when findings open, change or resolve, batch transactions
 of up to 100 rows in one partition (the first runs above: one transaction for the
 findings and one for their events). The {creates} create-table requests are `ensure_tables`
-in `open_services`: each run here is a fresh process, so each pays them once (answered 409);
+in `open_runtime`: each run here is a fresh process, so each pays them once (answered 409);
 a warm Functions worker remembers the tables and skips them on later runs.
 
 ## Hot path profile ({cpu_bound.mailboxes:,} mailboxes, no latency, cProfile)

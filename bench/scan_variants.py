@@ -9,7 +9,7 @@ sends without importing the product (which would load azure-core into their RSS)
 
 product  (a) the real product path: Settings from the environment, the managed
          identity credential against the simulator's identity endpoint,
-         ``shared.shell.jobs.scheduled_check`` (open_services + check_tenants) with Azurite.
+         ``shared.shell.jobs.scheduled_check`` (open_runtime + run_cycle) with Azurite.
 bare     (b) the lower bound: one token, then POST the same body with the same
          ``$select`` and ``Prefer`` page size, following the nextLink; each page is
          ``json.loads``-ed only to find the nextLink.

@@ -22,12 +22,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.adapters.credentials import managed_identity
 from shared.core.model import MailboxException
 from shared.shell import report
 from shared.shell.cli import main as cli
 from shared.shell.jobs import scheduled_check
-from shared.shell.runtime import open_services
+from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
 from shared.store.rows import exception_row_key
 
@@ -90,8 +89,7 @@ def seed(server: SimServer) -> None:
 
 async def add_expired_exception() -> None:
     """An approval recorded 90 days ago that ran out yesterday (the CLI refuses past dates)."""
-    settings = Settings.from_env()
-    async with managed_identity(None) as credential, open_services(settings, credential) as services:
+    async with open_runtime(Settings.from_env()) as services:
         mailbox = await services.exchange.find_mailbox(TENANT, f"legacy-erp@{DOMAIN}")
         assert mailbox is not None  # noqa: S101 (seeded above)
         await services.desired.put_exception(

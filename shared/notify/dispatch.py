@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
@@ -28,10 +28,6 @@ from shared.store.rows import TenantLoad
 from shared.store.runs import HistoryStore
 
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ class Notifier:
         *,
         teams: TeamsSender,
         mail: MailSender,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime],  # the runtime's, shared with the engine and the remediator
     ) -> None:
         self.outbox = outbox
         self.config = config

@@ -18,10 +18,11 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.adapters.credentials import workstation_credential
-from shared.core.model import CheckResult, EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
+from shared.core.model import EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
 from shared.shell import report
-from shared.shell.engine import Services, check_tenants, plan_tenant, utc_now
-from shared.shell.runtime import open_notifier, open_services
+from shared.shell.cycle import run_cycle
+from shared.shell.engine import plan_tenant
+from shared.shell.runtime import Runtime, open_runtime
 from shared.shell.settings import Settings, SettingsError
 from shared.store.rows import MAILBOX_FIX, check_tenant_id, exception_row_key, is_address, is_domain
 
@@ -161,10 +162,11 @@ class _Progress:
 
 
 @asynccontextmanager
-async def _services(settings: Settings) -> AsyncIterator[Services]:
+async def _runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """The timer's runtime, with the admin's workstation credential."""
     credential = workstation_credential(settings.client_id)
-    async with credential, open_services(settings, credential) as services:
-        yield services
+    async with credential, open_runtime(settings, credential=credential) as runtime:
+        yield runtime
 
 
 async def _check(settings: Settings, args: argparse.Namespace) -> int:
@@ -172,25 +174,14 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
     it queues what they tell (or the next scheduled run would see nothing new and
     nobody would hear). Sending is left to the timer and its managed identity."""
     progress = _Progress()
-    queued: list[int] = []
-    credential = workstation_credential(settings.client_id)
-    async with (
-        credential,
-        open_services(settings, credential) as services,
-        open_notifier(settings, credential) as notifier,
-    ):
-
-        async def queue(result: CheckResult) -> None:
-            queued.append(await notifier.queue_results([result], services.history))
-
-        results = await check_tenants(
-            services, args.tenant, parallel=settings.max_parallel_tenants, progress=progress, after_each=queue
-        )
+    async with _runtime(settings) as runtime:
+        cycle = await run_cycle(runtime, args.tenant, deliver=False, progress=progress)
     progress.done()
+    results = cycle.results
     if args.tenant and not results:
         raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
-    if sum(queued):
-        print(f"{sum(queued)} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
+    if cycle.queued:
+        print(f"{cycle.queued} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
     if args.json:
         print(json.dumps(report.document(results), indent=2))
     else:
@@ -199,7 +190,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _tenant(settings: Settings, args: argparse.Namespace) -> int:
-    async with _services(settings) as services:
+    async with _runtime(settings) as services:
         if args.action == "add":
             if not 1 <= args.evidence_days <= 30:
                 raise UsageError(
@@ -251,7 +242,7 @@ async def _tenant(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _exception(settings: Settings, args: argparse.Namespace) -> int:
-    async with _services(settings) as services:
+    async with _runtime(settings) as services:
         loads = await services.desired.load(args.tenant)
         if not loads or loads[0].policy is None:
             raise UsageError(
@@ -259,7 +250,7 @@ async def _exception(settings: Settings, args: argparse.Namespace) -> int:
             )
         load, policy = loads[0], loads[0].policy
         if args.action == "add":
-            today = utc_now().date()
+            today = services.clock().date()
             if args.expires < today:
                 raise UsageError(f"--expires {args.expires} is in the past (today is {today} UTC)")
             mailbox = await services.exchange.find_mailbox(args.tenant, args.mailbox)
@@ -303,7 +294,7 @@ async def _exception(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _history(settings: Settings, args: argparse.Namespace) -> int:
-    async with _services(settings) as services:
+    async with _runtime(settings) as services:
         runs = await services.history.runs(args.tenant, args.limit)
         events = await services.history.events(args.tenant, args.limit)
     rows = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
@@ -328,7 +319,7 @@ async def _history(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
-    async with _services(settings) as services:
+    async with _runtime(settings) as services:
         loads = await services.desired.load(args.tenant)
         if not loads:
             raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
@@ -341,7 +332,7 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    async with _services(settings) as services:
+    async with _runtime(settings) as services:
         rows = await services.remediator.audit.list(args.tenant, args.limit)
     if args.json:
         keep = (

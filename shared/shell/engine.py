@@ -1,7 +1,7 @@
 """check_tenant(): one tenant, desired -> observed -> findings -> history.
 
-The timer function and the CLI both call check_tenants(); what the demo and the
-tests run is what runs in Azure.
+shared.shell.cycle runs check_tenants() for the timer, the CLI, the demo and the
+tests alike; what they run is what runs in Azure.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
@@ -34,19 +35,19 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+class Services(Protocol):
+    """The edges a check talks to: a shared.shell.runtime.Runtime (read-only here)."""
 
-
-@dataclass
-class Services:
-    """The edges a check talks to; built by shared.shell.runtime from settings."""
-
-    exchange: ExchangeClient
-    desired: DesiredStateStore
-    history: HistoryStore
-    remediator: Remediator
-    clock: Callable[[], datetime] = utc_now
+    @property
+    def exchange(self) -> ExchangeClient: ...
+    @property
+    def desired(self) -> DesiredStateStore: ...
+    @property
+    def history(self) -> HistoryStore: ...
+    @property
+    def remediator(self) -> Remediator: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
 
 
 async def observe(

@@ -1,14 +1,13 @@
-"""The scheduled job: what the timer trigger runs, and what the demo runs too."""
+"""The timer jobs: what the timer triggers run, and what the demo runs too."""
 
 from __future__ import annotations
 
 import logging
 
-from shared.adapters.credentials import managed_identity
 from shared.core.model import CheckResult, Status
 from shared.notify.dispatch import Delivery
-from shared.shell.engine import check_tenants
-from shared.shell.runtime import open_notifier, open_services
+from shared.shell.cycle import run_cycle
+from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,17 +21,11 @@ class CheckIncomplete(RuntimeError):
 async def scheduled_check(settings: Settings) -> list[CheckResult]:
     """Check every enabled tenant with the managed identity; record each run; queue
     what changed and send what is due (new notifications and earlier failures)."""
-    async with (
-        managed_identity(settings.client_id) as credential,
-        open_services(settings, credential) as services,
-        open_notifier(settings, credential) as notifier,
-    ):
-        results = await check_tenants(
-            services,
-            parallel=settings.max_parallel_tenants,
-            after_each=lambda result: notifier.queue_results([result], services.history),
-        )
-        _log_delivery(await notifier.deliver(r.tenant_id for r in results))
+    async with open_runtime(settings) as runtime:
+        cycle = await run_cycle(runtime)
+    if cycle.delivery is not None:
+        _log_delivery(cycle.delivery)
+    results = cycle.results
     drift = sum(r.status is Status.DRIFT for r in results)
     failed = sum(r.status is Status.ERROR for r in results)
     log.info("checked %d tenant(s): %d with drift, %d could not be checked", len(results), drift, failed)
@@ -42,14 +35,10 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
 async def weekly_digest(settings: Settings) -> Delivery:
     """Queue and send each enabled tenant's digest (from recorded history; no
     Exchange call), then anything else due for those tenants."""
-    async with (
-        managed_identity(settings.client_id) as credential,
-        open_services(settings, credential) as services,
-        open_notifier(settings, credential) as notifier,
-    ):
-        loads = [load for load in await services.desired.load() if load.enabled]
-        await notifier.queue_digests(loads, services.history)
-        delivery = await notifier.deliver(load.tenant_id for load in loads)
+    async with open_runtime(settings) as runtime:
+        loads = [load for load in await runtime.desired.load() if load.enabled]
+        await runtime.notifier.queue_digests(loads, runtime.history)
+        delivery = await runtime.notifier.deliver(load.tenant_id for load in loads)
     _log_delivery(delivery)
     return delivery
 

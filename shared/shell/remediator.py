@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
@@ -46,10 +46,6 @@ from shared.store.desired import DesiredStateStore
 from shared.store.lock import TenantLock
 
 log = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -85,8 +81,8 @@ class Remediator:
     lock: TenantLock
     audit: AuditStore
     desired: DesiredStateStore
+    clock: Callable[[], datetime]  # the runtime's, shared with the engine and the notifier
     timings: VerifyTimings = field(default_factory=VerifyTimings)
-    clock: Callable[[], datetime] = _utc_now
 
     async def run(
         self,

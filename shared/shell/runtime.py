@@ -1,19 +1,26 @@
-"""Build the edges of a check from settings: Exchange client, stores, notifier. One
-place, used by the timer function, the CLI and the demo alike."""
+"""The composition root: everything a run talks to, built once from settings.
+
+The timer jobs, the CLI, the demo and the tests all open the same Runtime, so what
+they run is what runs in Azure. One credential, one Table Storage service client,
+one clock that the engine, the remediator and the notifier all read.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.data.tables.aio import TableServiceClient
 
+from shared.adapters.credentials import managed_identity
 from shared.adapters.exchange import ExchangeClient
 from shared.adapters.sendmail import MailSender
 from shared.adapters.signins import EvidenceReader
 from shared.adapters.teams_webhook import TeamsSender
 from shared.notify.dispatch import Notifier, NotifyConfig
-from shared.shell.engine import Services
 from shared.shell.remediator import Remediator, VerifyTimings
 from shared.shell.settings import Settings
 from shared.store import DesiredStateStore, HistoryStore, TableNames
@@ -23,53 +30,95 @@ from shared.store.outbox import OutboxStore
 from shared.store.tables import ensure_tables, service_client
 
 
-@asynccontextmanager
-async def open_services(
-    settings: Settings, credential: AsyncTokenCredential, *, verify: VerifyTimings | None = None
-) -> AsyncIterator[Services]:
-    names = TableNames.with_prefix(settings.table_prefix)
-    async with service_client(settings, credential) as tables:
-        await ensure_tables(tables, names)
-        async with ExchangeClient(settings.exchange_url, credential) as exchange:
-            evidence = EvidenceReader(credential, settings.graph_url, settings.home_tenant)
-            desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
-            try:
-                yield Services(
-                    exchange=exchange,
-                    desired=desired,
-                    history=HistoryStore(
-                        tables.get_table_client(names.runs),
-                        tables.get_table_client(names.findings),
-                        tables.get_table_client(names.events),
-                    ),
-                    remediator=Remediator(
-                        exchange=exchange,
-                        evidence=evidence,
-                        desired=desired,
-                        lock=TenantLock(tables.get_table_client(names.locks)),
-                        audit=AuditStore(tables.get_table_client(names.audit)),
-                        timings=verify or VerifyTimings(),
-                    ),
-                )
-            finally:
-                await evidence.close()  # the Graph client holds sockets of its own
+def utc_now() -> datetime:
+    """The clock of a real run; tests pass their own to open_runtime()."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The edges of a run. Satisfies shared.shell.engine.Services."""
+
+    settings: Settings
+    clock: Callable[[], datetime]
+    exchange: ExchangeClient
+    desired: DesiredStateStore
+    history: HistoryStore
+    remediator: Remediator
+    notifier: Notifier
 
 
 @asynccontextmanager
-async def open_notifier(
-    settings: Settings, credential: AsyncTokenCredential, *, config: NotifyConfig | None = None
-) -> AsyncIterator[Notifier]:
-    """The outbox and the two senders, with the same identity as the check. Use it
-    inside open_services(), which creates the tables."""
-    names = TableNames.with_prefix(settings.table_prefix)
+async def open_runtime(
+    settings: Settings,
+    *,
+    credential: AsyncTokenCredential | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    verify: VerifyTimings | None = None,
+    notify_config: NotifyConfig | None = None,
+) -> AsyncIterator[Runtime]:
+    """Open every client a run needs and close them all after, in reverse order.
+
+    Without ``credential`` the runtime uses (and closes) the managed identity; a
+    credential passed in (the CLI's workstation credential) stays the caller's."""
+    async with AsyncExitStack() as stack:
+        if credential is None:
+            credential = await stack.enter_async_context(managed_identity(settings.client_id))
+        names = TableNames.with_prefix(settings.table_prefix)
+        tables = await stack.enter_async_context(service_client(settings, credential))
+        await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
+        exchange, evidence = await _exchange_clients(stack, settings, credential)
+        desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
+        yield Runtime(
+            settings=settings,
+            clock=clock,
+            exchange=exchange,
+            desired=desired,
+            history=HistoryStore(
+                tables.get_table_client(names.runs),
+                tables.get_table_client(names.findings),
+                tables.get_table_client(names.events),
+            ),
+            remediator=Remediator(
+                exchange=exchange,
+                evidence=evidence,
+                desired=desired,
+                lock=TenantLock(tables.get_table_client(names.locks)),
+                audit=AuditStore(tables.get_table_client(names.audit)),
+                clock=clock,
+                timings=verify or VerifyTimings(),
+            ),
+            notifier=await _notifier(stack, settings, credential, tables, names, clock, notify_config),
+        )
+
+
+async def _exchange_clients(
+    stack: AsyncExitStack, settings: Settings, credential: AsyncTokenCredential
+) -> tuple[ExchangeClient, EvidenceReader]:
+    """The one place the Exchange client and the sign-in evidence reader are built."""
+    exchange = await stack.enter_async_context(ExchangeClient(settings.exchange_url, credential))
+    evidence = EvidenceReader(credential, settings.graph_url, settings.home_tenant)
+    stack.push_async_callback(evidence.close)  # the Graph client holds sockets of its own
+    return exchange, evidence
+
+
+async def _notifier(
+    stack: AsyncExitStack,
+    settings: Settings,
+    credential: AsyncTokenCredential,
+    tables: TableServiceClient,
+    names: TableNames,
+    clock: Callable[[], datetime],
+    config: NotifyConfig | None,
+) -> Notifier:
+    """The outbox and the two senders, with the same identity and clock as the check."""
+    teams = await stack.enter_async_context(TeamsSender())
     mail = MailSender(credential, settings.graph_url)
-    async with service_client(settings, credential) as tables, TeamsSender() as teams:
-        try:
-            yield Notifier(
-                OutboxStore(tables.get_table_client(names.outbox)),
-                config or NotifyConfig.from_settings(settings),
-                teams=teams,
-                mail=mail,
-            )
-        finally:
-            await mail.close()
+    stack.push_async_callback(mail.close)
+    return Notifier(
+        OutboxStore(tables.get_table_client(names.outbox)),
+        config or NotifyConfig.from_settings(settings),
+        teams=teams,
+        mail=mail,
+        clock=clock,
+    )

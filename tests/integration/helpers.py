@@ -1,16 +1,15 @@
-"""Small helpers for integration tests: services on the test's own tables."""
+"""Small helpers for integration tests: the production runtime on the test's own tables."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 
-from shared.adapters.credentials import managed_identity
 from shared.core.model import MailboxException, TenantPolicy
-from shared.shell.engine import Services
+from shared.notify.dispatch import NotifyConfig
 from shared.shell.remediator import VerifyTimings
-from shared.shell.runtime import open_services
+from shared.shell.runtime import Runtime, open_runtime, utc_now
 from shared.shell.settings import Settings
 from shared.store.rows import exception_row_key
 
@@ -18,13 +17,18 @@ FAST_VERIFY = VerifyTimings(attempts=3, first_delay_s=0.05)
 
 
 @asynccontextmanager
-async def services(verify: VerifyTimings = FAST_VERIFY) -> AsyncIterator[Services]:
-    settings = Settings.from_env()
-    async with (
-        managed_identity(None) as credential,
-        open_services(settings, credential, verify=verify) as svc,
-    ):
-        yield svc
+async def services(
+    clock: Callable[[], datetime] | None = None,
+    config: NotifyConfig | None = None,
+    *,
+    verify: VerifyTimings = FAST_VERIFY,
+) -> AsyncIterator[Runtime]:
+    """What the timer opens (open_runtime, managed identity), from the test's settings;
+    a test that moves time passes one clock, and the whole run reads it."""
+    async with open_runtime(
+        Settings.from_env(), clock=clock or utc_now, verify=verify, notify_config=config
+    ) as runtime:
+        yield runtime
 
 
 def approved(mailbox, expires: date = date(2099, 1, 1)) -> MailboxException:
@@ -39,7 +43,7 @@ def approved(mailbox, expires: date = date(2099, 1, 1)) -> MailboxException:
 
 
 async def monitor(
-    svc: Services, tenant_id: str, domain: str, *exceptions: MailboxException, **policy: object
+    svc: Runtime, tenant_id: str, domain: str, *exceptions: MailboxException, **policy: object
 ) -> None:
     await svc.desired.put_tenant(TenantPolicy(tenant_id, domain, **policy))  # type: ignore[arg-type]
     for exc in exceptions:

@@ -1,25 +1,17 @@
-"""Helpers for notification tests: the check and the notifier on the test's own
-tables, with a clock the test moves (retry schedules and reminders without waiting)."""
+"""Helpers for notification tests: a clock the test moves (retry schedules and
+reminders without waiting; pass it to helpers.services()), policies with recipients,
+and what a card says."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.adapters.credentials import managed_identity
-from shared.core.model import CheckResult, TenantPolicy
-from shared.notify.dispatch import Delivery, Notifier, NotifyConfig
-from shared.shell.engine import Services, check_tenants
-from shared.shell.runtime import open_notifier, open_services
-from shared.shell.settings import Settings
+from shared.core.model import TenantPolicy
 from tests.cards import card_strings
-
-from .helpers import FAST_VERIFY
 
 TEAMS_SETTING = "SMTPAUTH_TEST_TEAMS_WEBHOOK"
 SENDER = "smtp-guard@contoso.com"
@@ -44,30 +36,6 @@ def start_clock() -> Clock:
 
 def notified_policy(tenant_id: str, domain: str, **kw: Any) -> TenantPolicy:
     return TenantPolicy(tenant_id, domain, notify_email=RECIPIENTS, notify_teams_setting=TEAMS_SETTING, **kw)
-
-
-@asynccontextmanager
-async def stack(
-    clock: Clock | None = None, config: NotifyConfig | None = None
-) -> AsyncIterator[tuple[Services, Notifier]]:
-    """Services and notifier as scheduled_check builds them, sharing one clock."""
-    settings = Settings.from_env()
-    async with (
-        managed_identity(None) as credential,
-        open_services(settings, credential, verify=FAST_VERIFY) as svc,
-        open_notifier(settings, credential, config=config) as notifier,
-    ):
-        if clock is not None:
-            svc.clock = clock
-            notifier.clock = clock
-        yield svc, notifier
-
-
-async def cycle(svc: Services, notifier: Notifier) -> tuple[list[CheckResult], Delivery]:
-    """One scheduled run: check, queue, deliver (what shared.shell.jobs.scheduled_check does)."""
-    results = await check_tenants(svc)
-    await notifier.queue_results(results, svc.history)
-    return results, await notifier.deliver(r.tenant_id for r in results)
 
 
 def card_text(card: dict[str, Any]) -> str:

@@ -13,19 +13,19 @@ import pytest
 from shared.adapters.teams_webhook import TeamsSender
 from shared.notify.delivery import State
 from shared.notify.dispatch import NotifyConfig
+from shared.shell.cycle import run_cycle
 from shared.shell.engine import check_tenants
 from shared.shell.jobs import scheduled_check
 from shared.shell.settings import Settings
 
+from .helpers import services
 from .notify_helpers import (
     RECIPIENTS,
     SENDER,
     TEAMS_SETTING,
     card_text,
-    cycle,
     notified_policy,
     raw_card,
-    stack,
     start_clock,
 )
 
@@ -47,13 +47,13 @@ def drifted(sim, tenant_id, domain, *, org=False, overrides=None, count=30):
 
 
 async def watch(tenant_id, domain, **policy):
-    async with stack() as (svc, _):
+    async with services() as svc:
         await svc.desired.put_tenant(notified_policy(tenant_id, domain, **policy))
 
 
 async def rows(tenant_id):
-    async with stack() as (_, notifier):
-        return {r.channel: r for r in await notifier.outbox.rows(tenant_id)}
+    async with services() as svc:
+        return {r.channel: r for r in await svc.notifier.outbox.rows(tenant_id)}
 
 
 @pytest.mark.usefixtures("webhook")
@@ -91,8 +91,8 @@ async def test_drift_opened_then_nothing_then_resolved(sim, tenant_id):
     resolved = card_text(sim.teams_posts[-1].card)
     assert f"SMTP AUTH drift resolved in {domain}" in resolved and rogue.address in resolved
     assert sim.sent_mails[-1].subject == f"[SMTP AUTH Guard] SMTP AUTH drift resolved in {domain}: 2 resolved"
-    async with stack() as (_, notifier):
-        assert {r.state for r in await notifier.outbox.rows(tenant_id)} == {State.SENT}
+    async with services() as svc:
+        assert {r.state for r in await svc.notifier.outbox.rows(tenant_id)} == {State.SENT}
 
 
 @pytest.mark.usefixtures("webhook")
@@ -102,19 +102,19 @@ async def test_a_webhook_500_stays_in_the_outbox_and_is_sent_on_a_later_run(sim,
     await watch(tenant_id, domain)
     clock = start_clock()
     sim.faults.fail(500, "The flow run failed.", times=2, service="teams")  # the post and its quick retry
-    async with stack(clock) as (svc, notifier):
-        _, first = await cycle(svc, notifier)
+    async with services(clock) as svc:
+        first = (await run_cycle(svc)).delivery
         assert [s.split(":")[0] for s in first.sent] == ["email"] and len(first.failed) == 1
-        (teams,) = [r for r in await notifier.outbox.rows(tenant_id) if r.channel == "teams"]
+        (teams,) = [r for r in await svc.notifier.outbox.rows(tenant_id) if r.channel == "teams"]
         assert (teams.state, teams.attempts) == (State.PENDING, 1)
         assert "HTTP 500" in teams.last_error and "The flow run failed." in teams.last_error
         assert sim.teams_posts == []
 
         clock.advance(minutes=5)  # the next run comes before the backoff (10 minutes) is over
-        _, early = await cycle(svc, notifier)
+        early = (await run_cycle(svc)).delivery
         assert early.sent == early.failed == []
         clock.advance(minutes=10)
-        _, later = await cycle(svc, notifier)
+        later = (await run_cycle(svc)).delivery
         assert [s.split(":")[0] for s in later.sent] == ["teams"]
     assert len(sim.teams_posts) == 1 and len(sim.sent_mails) == 1
     assert "retrying from" in caplog.text
@@ -128,21 +128,21 @@ async def test_graph_429_and_503_keep_the_mail_for_later_honouring_retry_after(s
     clock = start_clock()
     # Retry-After of an hour: too long to wait in the run (the SDK does not either).
     sim.faults.throttle(times=1, retry_after=3600, service="graph-mail")
-    async with stack(clock) as (svc, notifier):
-        await cycle(svc, notifier)
+    async with services(clock) as svc:
+        await run_cycle(svc)
         email = (await rows(tenant_id))["email"]
         assert email.state is State.PENDING and "HTTP 429" in email.last_error
         assert sim.sent_mails == [] and len(sim.teams_posts) == 1
 
         clock.advance(minutes=59)
-        assert (await cycle(svc, notifier))[1].sent == []  # Retry-After not over yet
+        assert (await run_cycle(svc)).delivery.sent == []  # Retry-After not over yet
         sim.faults.unavailable(times=2, status=503, service="graph-mail")  # and its quick retry
         clock.advance(minutes=2)
-        _, again = await cycle(svc, notifier)
+        again = (await run_cycle(svc)).delivery
         assert again.failed and "HTTP 503" in (await rows(tenant_id))["email"].last_error
 
         clock.advance(minutes=25)
-        _, last = await cycle(svc, notifier)
+        last = (await run_cycle(svc)).delivery
         assert [s.split(":")[0] for s in last.sent] == ["email"]
     (mail,) = sim.sent_mails
     assert mail.subject.startswith(f"[SMTP AUTH Guard] SMTP AUTH drift found in {domain}")
@@ -155,8 +155,8 @@ async def test_a_short_retry_after_is_waited_out_in_the_run(sim, tenant_id):
     drifted(sim, tenant_id, domain)
     await watch(tenant_id, domain)
     sim.faults.throttle(times=1, retry_after=1, service="graph-mail")
-    async with stack() as (svc, notifier):
-        _, done = await cycle(svc, notifier)
+    async with services() as svc:
+        done = (await run_cycle(svc)).delivery
     assert sorted(s.split(":")[0] for s in done.sent) == ["email", "teams"]
     assert sim.faults.fired == {"throttle": 1}
     assert len(sim.sent_mails) == len(sim.teams_posts) == 1
@@ -169,13 +169,13 @@ async def test_a_timed_out_post_is_retried_later(sim, tenant_id):
     await watch(tenant_id, domain)
     clock = start_clock()
     sim.faults.slow(0.5, times=1, service="teams")
-    async with stack(clock) as (svc, notifier), TeamsSender(timeout_s=0.1) as impatient:
-        notifier.teams = impatient
-        await cycle(svc, notifier)
+    async with services(clock) as svc, TeamsSender(timeout_s=0.1) as impatient:
+        svc.notifier.teams = impatient
+        await run_cycle(svc)
         teams = (await rows(tenant_id))["teams"]
         assert teams.state is State.PENDING and "timed out" in teams.last_error.lower()
         clock.advance(minutes=11)
-        _, later = await cycle(svc, notifier)
+        later = (await run_cycle(svc)).delivery
         assert [s.split(":")[0] for s in later.sent] == ["teams"]
     # The slow post still completes on the server: a timeout means "maybe sent", so a
     # retry can make a second copy (at least once). Wait for it, so it stays in this test.
@@ -194,20 +194,20 @@ async def test_given_up_after_the_limit_and_reported_in_the_next_message(sim, te
     clock = start_clock()
     config = replace(NotifyConfig.from_settings(Settings.from_env()), max_attempts=2)
     sim.faults.fail(500, "The flow is turned off.", times=4, service="teams")
-    async with stack(clock, config) as (svc, notifier):
-        await cycle(svc, notifier)
+    async with services(clock, config) as svc:
+        await run_cycle(svc)
         clock.advance(minutes=11)
-        _, second = await cycle(svc, notifier)
+        second = (await run_cycle(svc)).delivery
         assert second.dead == [f"teams: SMTP AUTH drift found in {domain}"]
         assert (await rows(tenant_id))["teams"].state is State.DEAD
         assert "gave up on teams" in caplog.text
 
         tenant.set_org_setting(True)  # something new to tell
         clock.advance(minutes=15)
-        _, third = await cycle(svc, notifier)
+        third = (await run_cycle(svc)).delivery
         assert sorted(s.split(":")[0] for s in third.sent) == ["email", "teams"]
-        dead = [r for r in await notifier.outbox.rows(tenant_id) if r.state is State.DEAD]
-        assert await notifier.outbox.undelivered(tenant_id) == []  # reported now
+        dead = [r for r in await svc.notifier.outbox.rows(tenant_id) if r.state is State.DEAD]
+        assert await svc.notifier.outbox.undelivered(tenant_id) == []  # reported now
     first_mail, next_mail = sim.sent_mails
     assert "could not be delivered" not in first_mail.content
     assert "Earlier notifications that could not be delivered (1)" in next_mail.content
@@ -223,9 +223,8 @@ async def test_overlapping_runs_send_once(sim, tenant_id):
     domain = "overlap.onmicrosoft.com"
     drifted(sim, tenant_id, domain)
     await watch(tenant_id, domain)
-    async with stack() as (svc, one), stack() as (_, two):
-        from shared.shell.engine import check_tenants
-
+    async with services() as svc, services() as other:
+        one, two = svc.notifier, other.notifier
         results = await check_tenants(svc)
         # Two runs that saw the same change queue it at the same moment, then both deliver.
         queued = await asyncio.gather(
@@ -248,16 +247,16 @@ async def test_reminder_after_a_day_of_open_drift(sim, tenant_id):
     await watch(tenant_id, domain)
     clock = start_clock()
     began = clock.now
-    async with stack(clock) as (svc, notifier):
-        await cycle(svc, notifier)
+    async with services(clock) as svc:
+        await run_cycle(svc)
         clock.advance(hours=1)
-        await cycle(svc, notifier)
+        await run_cycle(svc)
         assert len(sim.teams_posts) == 1
         clock.advance(hours=23)
-        await cycle(svc, notifier)
+        await run_cycle(svc)
         assert len(sim.teams_posts) == 2
         clock.advance(hours=1)
-        await cycle(svc, notifier)
+        await run_cycle(svc)
     assert len(sim.teams_posts) == len(sim.sent_mails) == 2
     reminder = card_text(sim.teams_posts[-1].card)
     assert f"Reminder: SMTP AUTH drift still open in {domain}" in reminder
@@ -270,11 +269,11 @@ async def test_could_not_check_then_recovered(sim, tenant_id):
     tenant = drifted(sim, tenant_id, domain, org=True, overrides={})
     await watch(tenant_id, domain)
     tenant.forbidden = "The identity has no Exchange role in this organization."
-    async with stack() as (svc, notifier):
-        await cycle(svc, notifier)
-        await cycle(svc, notifier)
+    async with services() as svc:
+        await run_cycle(svc)
+        await run_cycle(svc)
         tenant.forbidden = False
-        await cycle(svc, notifier)
+        await run_cycle(svc)
     failed, back = (card_text(p.card) for p in sim.teams_posts)
     assert f"Could not check SMTP AUTH in {domain}" in failed and "no Exchange role" in failed
     assert f"Checks of {domain} work again" in back
@@ -309,13 +308,13 @@ async def test_webhook_signature_and_tokens_never_reach_logs_or_the_outbox(
     monkeypatch.setenv(TEAMS_SETTING, webhook.replace(sig, sig[::-1]))  # a wrong signature: 401
     caplog.set_level(logging.DEBUG)
     clock = start_clock()
-    async with stack(clock) as (svc, notifier):
-        await cycle(svc, notifier)
+    async with services(clock) as svc:
+        await run_cycle(svc)
         teams = (await rows(tenant_id))["teams"]
         assert "HTTP 401" in teams.last_error and TEAMS_SETTING in teams.last_error
         monkeypatch.setenv(TEAMS_SETTING, webhook.replace(str(sim.port), "1"))  # nothing listens
         clock.advance(minutes=11)
-        await cycle(svc, notifier)
+        await run_cycle(svc)
         teams = (await rows(tenant_id))["teams"]
         assert teams.attempts == 2 and teams.state is State.PENDING
     for secret in (sig, sig[::-1]):
@@ -331,8 +330,8 @@ async def test_a_sender_the_identity_may_not_use_is_retried_not_lost(sim, tenant
     await watch(tenant_id, domain)
     sim.mail_senders = ["someone-else@contoso.com"]  # an application access policy
     try:
-        async with stack() as (svc, notifier):
-            await cycle(svc, notifier)
+        async with services() as svc:
+            await run_cycle(svc)
     finally:
         sim.mail_senders = None
     email = (await rows(tenant_id))["email"]
@@ -342,12 +341,12 @@ async def test_a_sender_the_identity_may_not_use_is_retried_not_lost(sim, tenant
 async def test_no_recipients_no_outbox(sim, tenant_id):
     domain = "quiet.onmicrosoft.com"
     drifted(sim, tenant_id, domain)
-    async with stack() as (svc, notifier):
+    async with services() as svc:
         await svc.desired.put_tenant(
             replace(notified_policy(tenant_id, domain), notify_email=(), notify_teams_setting=None)
         )
-        await cycle(svc, notifier)
-        assert await notifier.outbox.rows(tenant_id) == []
+        await run_cycle(svc)
+        assert await svc.notifier.outbox.rows(tenant_id) == []
     assert sim.teams_posts == [] and sim.sent_mails == []
 
 
@@ -391,8 +390,8 @@ async def test_the_mail_sender_closes_its_connections(sim, monkeypatch):
 
 async def test_a_row_that_cannot_be_read_is_given_up_not_retried_forever(tenant_id):
     clock = start_clock()
-    async with stack(clock) as (_, notifier):
-        await notifier.outbox._table.create_entity(
+    async with services(clock) as svc:
+        await svc.notifier.outbox._table.create_entity(
             {
                 "PartitionKey": tenant_id,
                 "RowKey": "msg:events:0000000001:teams",
@@ -407,9 +406,9 @@ async def test_a_row_that_cannot_be_read_is_given_up_not_retried_forever(tenant_
                 "Reported": False,
             }
         )
-        done = await notifier.deliver([tenant_id])
+        done = await svc.notifier.deliver([tenant_id])
         assert done.dead == ["teams: written by an older release"]
-        (row,) = await notifier.outbox.rows(tenant_id)
+        (row,) = await svc.notifier.outbox.rows(tenant_id)
         assert row.state is State.DEAD and "unreadable message" in row.last_error
 
 
@@ -418,17 +417,17 @@ async def test_overlapping_runs_that_queue_at_different_moments_send_once(sim, t
     """Run B compared with the same history as run A but queues after A delivered."""
     domain = "stagger.onmicrosoft.com"
     sim.add_tenant(tenant_id, domain, org_smtp_auth_disabled=False).seed(10, overrides={4: False})
-    async with stack() as (svc, _):
+    async with services() as svc:
         await svc.desired.put_tenant(notified_policy(tenant_id, domain))
     clock_a, clock_b = start_clock(), start_clock()
     clock_b.advance(minutes=1)
-    async with stack(clock_a) as (svc_a, notify_a), stack(clock_b) as (svc_b, notify_b):
+    async with services(clock_a) as svc_a, services(clock_b) as svc_b:
         run_a, run_b = await asyncio.gather(check_tenants(svc_a), check_tenants(svc_b))
         # Usually both compared with the same (empty) history and saw the same change;
         # if B happened to read after A wrote, it saw nothing new. Either way: one message.
         assert run_a[0].diff.opened or run_b[0].diff.opened
-        await notify_a.queue_results(run_a, svc_a.history)
-        await notify_a.deliver([tenant_id])
-        await notify_b.queue_results(run_b, svc_b.history)
-        await notify_b.deliver([tenant_id])
+        await svc_a.notifier.queue_results(run_a, svc_a.history)
+        await svc_a.notifier.deliver([tenant_id])
+        await svc_b.notifier.queue_results(run_b, svc_b.history)
+        await svc_b.notifier.deliver([tenant_id])
     assert len(sim.teams_posts) == 1 and len(sim.sent_mails) == 1

@@ -11,8 +11,8 @@ from azure.functions.timer import TimerRequest
 from shared.shell.jobs import scheduled_check
 from shared.shell.settings import Settings
 
-from .helpers import approved
-from .notify_helpers import TEAMS_SETTING, card_text, notified_policy, stack
+from .helpers import approved, services
+from .notify_helpers import TEAMS_SETTING, card_text, notified_policy
 from .test_function_app import load_app
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -40,7 +40,7 @@ async def test_digest_tells_status_exceptions_expiring_soon_and_last_good_check(
     tenant = sim.add_tenant(tenant_id, domain, org_smtp_auth_disabled=True)
     tenant.seed(20, overrides={2: False, 3: False})
     soon = (datetime.now(UTC) + timedelta(days=5)).date()
-    async with stack() as (svc, _):
+    async with services() as svc:
         await svc.desired.put_tenant(notified_policy(tenant_id, domain))
         await svc.desired.put_exception(tenant_id, approved(tenant.mailbox_at(2), soon))
         await svc.desired.put_exception(tenant_id, approved(tenant.mailbox_at(9)))
