@@ -1,0 +1,52 @@
+"""Every limit and default a person can set, defined once.
+
+App settings (shell/settings.py), desired-state rows (store/rows.py), the CLI and the
+model's defaults all read them here, so what ``tenant add`` accepts is exactly what
+the row loader accepts on the next run. Plain values, stdlib only: the function app
+reads the schedule defaults while the host indexes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """An inclusive range and the default inside it."""
+
+    low: int
+    high: int
+    default: int
+    why: str = ""  # said with the limit when a value is refused
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+# -- desired state, per tenant (docs/desired-state.md) ---------------------------
+
+# Entra ID keeps sign-in logs for 30 days: a longer window would read as "no use".
+EVIDENCE_DAYS = Bounds(1, 30, 30, why="sign-in logs keep 30 days")
+MAX_CHANGES_PER_RUN = Bounds(0, 1000, 25)
+# How remediation sets an unapproved mailbox: explicitly off (safe even if the org
+# switch is flipped later), or back to following the org ($null).
+MAILBOX_FIX: Mapping[str, bool | None] = MappingProxyType({"disable": True, "org-default": None})
+DEFAULT_MAILBOX_FIX = "disable"
+# Any one text field of a row (reason, ticket, approver, addresses, domain).
+TEXT_MAX = 1024
+
+# -- app settings (README "Settings") ----------------------------------------------
+
+DEFAULT_EXCHANGE_URL = "https://outlook.office365.com"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+DEFAULT_SCHEDULE = "0 */15 * * * *"
+DEFAULT_DIGEST_SCHEDULE = "0 0 7 * * 1"  # Mondays 07:00 UTC (NCRONTAB, with seconds)
+DEFAULT_TABLE_PREFIX = "SmtpAuth"
+# Table names are at most 63 characters; the longest suffix ("Desired") needs 7.
+TABLE_PREFIX_MAX = 40
+PARALLEL_TENANTS = Bounds(1, 32, 4)
+REMINDER_HOURS = Bounds(0, 24 * 90, 24, why="0: no reminders")
+NOTIFY_MAX_ATTEMPTS = Bounds(1, 50, 8)
