@@ -35,7 +35,7 @@ from azure.core.pipeline.policies import (
 from azure.core.rest import HttpRequest
 
 from shared.core.model import MailboxSetting
-from shared.shell.settings import is_loopback
+from shared.core.validation import is_loopback
 
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
 # The well-known system mailbox that routes org-level admin work for a tenant.

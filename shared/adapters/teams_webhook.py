@@ -20,8 +20,8 @@ from azure.core.pipeline import AsyncPipeline, PipelineResponse
 from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, HttpLoggingPolicy, UserAgentPolicy
 from azure.core.rest import HttpRequest
 
+from shared.core.validation import is_loopback
 from shared.notify.delivery import DeliveryError
-from shared.shell.settings import is_loopback
 
 USER_AGENT = "smtp-auth-guard/0.1"
 TIMEOUT_S = 30.0

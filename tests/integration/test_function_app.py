@@ -11,6 +11,7 @@ from azure.functions.timer import TimerRequest
 
 from shared.core.model import TenantPolicy
 from shared.shell.jobs import CheckIncomplete
+from shared.shell.settings import SettingsError
 
 from .helpers import services
 
@@ -36,6 +37,23 @@ def test_timer_binding(monkeypatch):
 def test_schedule_comes_from_the_app_setting(monkeypatch):
     timer = load_app(monkeypatch, "0 0 * * * *")["scheduled_check"]
     assert json.loads(timer.get_function_json())["bindings"][0]["schedule"] == "0 0 * * * *"
+
+
+def test_digest_schedule_comes_from_its_app_setting(monkeypatch):
+    monkeypatch.setenv("SMTPAUTH_DIGEST_SCHEDULE", "0 0 8 * * Mon")
+    digest = load_app(monkeypatch)["weekly_digest"]
+    assert json.loads(digest.get_function_json())["bindings"][0]["schedule"] == "0 0 8 * * Mon"
+
+
+@pytest.mark.parametrize("name", ["SMTPAUTH_SCHEDULE", "SMTPAUTH_DIGEST_SCHEDULE"])
+def test_a_bad_schedule_stops_indexing_and_names_the_setting(monkeypatch, name):
+    # What the host log shows an operator: which app setting to fix, and its value.
+    monkeypatch.setenv(name, "every minute")
+    sys.modules.pop("function_app", None)
+    with pytest.raises(SettingsError, match=f"^{name} must be an NCRONTAB expression") as err:
+        importlib.import_module("function_app")
+    assert "'every minute'" in str(err.value)
+    assert "function_app" not in sys.modules  # no half-registered app is left behind
 
 
 @pytest.mark.usefixtures("app_env")

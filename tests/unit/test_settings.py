@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.shell.settings import DEFAULT_EXCHANGE_URL, Settings, SettingsError
+from shared.core.limits import DEFAULT_EXCHANGE_URL, DEFAULT_SCHEDULE, PARALLEL_TENANTS
+from shared.shell.settings import Schedules, Settings, SettingsError
 
 AZURITE = {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}
 
@@ -43,8 +44,59 @@ def test_missing_storage_says_what_to_set():
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("SMTPAUTH_TABLE_PREFIX", "bad-prefix"), ("SMTPAUTH_MAX_PARALLEL_TENANTS", "0")]
-)
+    ("name", "value"),
+    [("SMTPAUTH_TABLE_PREFIX", "bad-prefix"), ("SMTPAUTH_TABLE_PREFIX", "T" * 41),
+     ("SMTPAUTH_MAX_PARALLEL_TENANTS", "0"), ("SMTPAUTH_MAX_PARALLEL_TENANTS", "33"),
+     ("SMTPAUTH_MAX_PARALLEL_TENANTS", "four"), ("SMTPAUTH_HOME_TENANT", "not/a/tenant"),
+     ("AZURE_CLIENT_ID", "my-identity"), ("SMTPAUTH_SCHEDULE", "every minute"),
+     ("SMTPAUTH_SCHEDULE", "0 */15 * * *"), ("AzureWebJobsStorage__tableServiceUri", "http://x.example")],
+)  # fmt: skip
 def test_bad_values_name_the_setting(name, value):
+    env = {**AZURITE, name: value}
+    if name.startswith("AzureWebJobsStorage__"):
+        env.pop("AzureWebJobsStorage")
     with pytest.raises(SettingsError, match=name):
-        Settings.from_env({**AZURITE, name: value})
+        Settings.from_env(env)
+
+
+def test_a_bad_schedule_is_a_settings_error_naming_it():
+    with pytest.raises(SettingsError) as err:
+        Schedules.from_env({"SMTPAUTH_SCHEDULE": "every minute"})
+    assert str(err.value).startswith("SMTPAUTH_SCHEDULE must be an NCRONTAB expression with 6 fields")
+    assert "'every minute'" in str(err.value)
+    with pytest.raises(SettingsError, match=r"^SMTPAUTH_SCHEDULE .* the minute field '75'"):
+        Schedules.from_env({"SMTPAUTH_SCHEDULE": "0 75 * * * *"})
+
+
+def test_schedules_are_read_without_the_other_settings():
+    # What the function app needs at indexing: no storage setting required.
+    assert Schedules.from_env({}) == Schedules(DEFAULT_SCHEDULE, "0 0 7 * * 1")
+    both = Schedules.from_env(
+        {"SMTPAUTH_SCHEDULE": " 0 0 * * * * ", "SMTPAUTH_DIGEST_SCHEDULE": "0 0 8 * * Mon"}
+    )
+    assert both == Schedules("0 0 * * * *", "0 0 8 * * Mon")
+    s = Settings.from_env({**AZURITE, "SMTPAUTH_SCHEDULE": "0 0 * * * *"})
+    assert (s.schedule, s.digest_schedule) == ("0 0 * * * *", "0 0 7 * * 1")
+
+
+def test_limits_come_from_one_place():
+    s = Settings.from_env(AZURITE)
+    assert s.max_parallel_tenants == PARALLEL_TENANTS.default == 4
+    top = str(PARALLEL_TENANTS.high)
+    assert Settings.from_env({**AZURITE, "SMTPAUTH_MAX_PARALLEL_TENANTS": top}).max_parallel_tenants == 32
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({**AZURITE, "SMTPAUTH_MAX_PARALLEL_TENANTS": "0"})
+    assert str(err.value) == "SMTPAUTH_MAX_PARALLEL_TENANTS must be a whole number from 1 to 32, got '0'"
+
+
+def test_identities_are_validated_and_kept():
+    s = Settings.from_env(
+        {
+            **AZURITE,
+            "SMTPAUTH_HOME_TENANT": " 5B1F3A2E-7C4D-4E8F-9A6B-0C1D2E3F4A5B ",
+            "AZURE_CLIENT_ID": "6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f",
+        }
+    )
+    assert s.home_tenant == "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
+    assert s.client_id == "6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f"
+    assert Settings.from_env({**AZURITE, "SMTPAUTH_HOME_TENANT": ""}).home_tenant is None
