@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN
+
 
 class Mode(StrEnum):
     REPORT = "report"
@@ -73,10 +75,11 @@ class TenantPolicy:
     notify_teams_setting: str | None = None
     exceptions: tuple[MailboxException, ...] = ()
     # Remediation guard rails (used in remediate mode and by `plan`).
-    mailbox_fix_value: bool | None = True  # True: explicitly off; None: follow the org
-    evidence_days: int = 30
+    # Defaults and ranges: shared.core.limits (the row loader and the CLI use them too).
+    mailbox_fix_value: bool | None = MAILBOX_FIX[DEFAULT_MAILBOX_FIX]  # True: off; None: follow the org
+    evidence_days: int = EVIDENCE_DAYS.default
     when_evidence_unavailable: EvidencePolicy = EvidencePolicy.HOLD
-    max_changes_per_run: int = 25
+    max_changes_per_run: int = MAX_CHANGES_PER_RUN.default
 
 
 @dataclass(frozen=True, slots=True)

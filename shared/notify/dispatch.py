@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
+from shared.core.limits import NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
 from shared.core.model import CheckResult, Status
 from shared.notify import card, mail_html
 from shared.notify.delivery import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
@@ -33,8 +34,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class NotifyConfig:
     mail_sender: str | None = None
-    remind_every: timedelta | None = timedelta(hours=24)
-    max_attempts: int = 8
+    remind_every: timedelta | None = timedelta(hours=REMINDER_HOURS.default)
+    max_attempts: int = NOTIFY_MAX_ATTEMPTS.default
     # Where webhook app settings are looked up (the process environment in Azure,
     # where the host has already resolved Key Vault references).
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)

@@ -16,6 +16,7 @@ from typing import Protocol
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 
 from shared.adapters.exchange import ExchangeClient
+from shared.core.limits import PARALLEL_TENANTS
 from shared.core.model import (
     CheckResult,
     Finding,
@@ -199,7 +200,7 @@ async def check_tenants(
     services: Services,
     tenant: str | None = None,
     *,
-    parallel: int = 4,
+    parallel: int = PARALLEL_TENANTS.default,
     progress: Progress | None = None,
     after_each: Callable[[CheckResult], Awaitable[object]] | None = None,
 ) -> list[CheckResult]:

@@ -9,15 +9,8 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.core.model import MailboxException, TenantPolicy
-from shared.store.rows import (
-    EXCEPTION_PREFIX,
-    TenantLoad,
-    check_tenant_id,
-    exception_entity,
-    group_policies,
-    is_domain,
-    tenant_entity,
-)
+from shared.core.validation import check_tenant_id, is_domain
+from shared.store.rows import EXCEPTION_PREFIX, TenantLoad, exception_entity, group_policies, tenant_entity
 
 
 def default_policy(home_tenant: str) -> TenantPolicy:

@@ -1,32 +1,38 @@
-"""Desired-state rows <-> model values. Pure: validation lives here, I/O elsewhere.
+"""Desired-state rows <-> model values. Pure: rows are read and checked here, I/O
+elsewhere.
 
 The schema is documented for admins in docs/desired-state.md. Rows are edited by
 hand (Storage Explorer), so every field is checked and every error names the
-tenant, the row and the field.
+tenant, the row and the field. What a value must look like, and the limits, come
+from shared.core.validation and shared.core.limits, the same as the CLI's.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN, Bounds
 from shared.core.model import EvidencePolicy, MailboxException, Mode, TenantPolicy
+from shared.core.validation import (
+    ValidationError,
+    check_domain,
+    check_tenant_id,
+    check_text,
+    check_webhook_setting,
+    check_whole_number,
+    is_address,
+    is_guid,
+)
 from shared.store.keys import safe_key
 
 TENANT_ROW = "tenant"
 EXCEPTION_PREFIX = "exception:"
-
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DOMAIN = re.compile(r"^(?=.{3,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
-_ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{3,253}$")
-MAX_TEXT = 1024
-# How remediation sets an unapproved mailbox: explicitly off (safe even if the org
-# switch is flipped later), or back to following the org.
-MAILBOX_FIX: dict[str, bool | None] = {"disable": True, "org-default": None}
 MAILBOX_FIX_NAMES = {value: name for name, value in MAILBOX_FIX.items()}
+T = TypeVar("T")
 
 
 class RowError(ValueError):
@@ -61,25 +67,6 @@ class TenantLoad:
         return self.policy is None or self.policy.enabled
 
 
-def is_guid(value: str) -> bool:
-    return bool(_GUID.match(value))
-
-
-def is_domain(value: str) -> bool:
-    return bool(_DOMAIN.match(value))
-
-
-def is_address(value: str) -> bool:
-    return bool(_ADDRESS.match(value))
-
-
-def check_tenant_id(value: str) -> str:
-    value = value.strip()
-    if not (is_guid(value) or is_domain(value)):
-        raise ValueError(f"tenant id must be a GUID or a domain, got {value!r}")
-    return value.lower()
-
-
 def exception_row_key(mailbox_guid: str | None, mailbox: str) -> str:
     ident = (mailbox_guid or mailbox).lower()
     return EXCEPTION_PREFIX + safe_key(ident)
@@ -97,6 +84,13 @@ class _Row:
     def error(self, field_name: str | None, problem: str) -> RowError:
         return RowError(self.tenant, self.row, field_name, problem)
 
+    def checked(self, field_name: str, check: Callable[[Any], T], value: Any) -> T:
+        """``check(value)``; what it refuses becomes this row's error on this field."""
+        try:
+            return check(value)
+        except ValidationError as exc:
+            raise self.error(field_name, str(exc)) from None
+
     def text(self, name: str, *, required: bool, default: str | None = None) -> str | None:
         value = self.entity.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -105,9 +99,7 @@ class _Row:
             return default
         if not isinstance(value, str):
             raise self.error(name, f"must be text, got {type(value).__name__}")
-        if len(value) > MAX_TEXT:
-            raise self.error(name, f"is longer than {MAX_TEXT} characters")
-        return value.strip()
+        return self.checked(name, check_text, value)
 
     def boolean(self, name: str, default: bool) -> bool:
         value = self.entity.get(name)
@@ -120,17 +112,13 @@ class _Row:
             return value.strip().lower() == "true"
         raise self.error(name, f"must be true or false, got {value!r}")
 
-    def integer(self, name: str, default: int, low: int, high: int) -> int:
+    def integer(self, name: str, bounds: Bounds) -> int:
         value = self.entity.get(name)
         if value is None or value == "":
-            return default
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.error(name, f"must be a whole number from {low} to {high}, got {value!r}")
-        return value
+            return bounds.default
+        return self.checked(name, lambda v: check_whole_number(v, bounds), value)
 
-    def choice(self, name: str, options: dict[str, Any], default: str) -> Any:
+    def choice(self, name: str, options: Mapping[str, Any], default: str) -> Any:
         text = (self.text(name, required=False, default=default) or default).lower()
         if text not in options:
             raise self.error(name, f"must be one of {', '.join(repr(o) for o in options)}, got {text!r}")
@@ -155,13 +143,8 @@ class _Row:
 
 def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
     row = _Row(entity)
-    try:
-        tenant_id = check_tenant_id(row.tenant)
-    except ValueError as exc:
-        raise row.error("PartitionKey", str(exc)) from None
-    domain = row.text("InitialDomain", required=True) or ""
-    if not is_domain(domain):
-        raise row.error("InitialDomain", f"must be a domain like contoso.onmicrosoft.com, got {domain!r}")
+    tenant_id = row.checked("PartitionKey", check_tenant_id, row.tenant)
+    domain = row.checked("InitialDomain", check_domain, row.text("InitialDomain", required=True) or "")
     mode_text = (row.text("Mode", required=False, default="report") or "report").lower()
     try:
         mode = Mode(mode_text)
@@ -176,26 +159,22 @@ def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
         if not is_address(address):
             raise row.error("NotifyEmail", f"{address!r} is not an email address")
     teams = row.text("NotifyTeamsWebhookSetting", required=False)
-    if teams is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", teams):
-        raise row.error(
-            "NotifyTeamsWebhookSetting",
-            "must be the NAME of an app setting that holds the webhook URL (letters, digits, _), "
-            "never the URL itself",
-        )
+    if teams is not None:
+        teams = row.checked("NotifyTeamsWebhookSetting", check_webhook_setting, teams)
     return TenantPolicy(
         tenant_id=tenant_id,
-        initial_domain=domain.lower(),
+        initial_domain=domain,
         desired_org_disabled=row.boolean("SmtpClientAuthenticationDisabled", True),
         mode=mode,
         enabled=row.boolean("Enabled", True),
         notify_email=emails,
         notify_teams_setting=teams,
-        mailbox_fix_value=row.choice("MailboxFix", MAILBOX_FIX, "disable"),
-        evidence_days=row.integer("EvidenceDays", 30, 1, 30),
+        mailbox_fix_value=row.choice("MailboxFix", MAILBOX_FIX, DEFAULT_MAILBOX_FIX),
+        evidence_days=row.integer("EvidenceDays", EVIDENCE_DAYS),
         when_evidence_unavailable=row.choice(
             "WhenEvidenceUnavailable", {p.value: p for p in EvidencePolicy}, EvidencePolicy.HOLD.value
         ),
-        max_changes_per_run=row.integer("MaxChangesPerRun", 25, 0, 1000),
+        max_changes_per_run=row.integer("MaxChangesPerRun", MAX_CHANGES_PER_RUN),
     )
 
 
