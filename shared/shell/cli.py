@@ -10,21 +10,31 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.credentials import workstation_credential
+from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN, Bounds
 from shared.core.model import EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
+from shared.core.validation import (
+    ValidationError,
+    check_domain,
+    check_tenant_id,
+    check_text,
+    check_webhook_setting,
+    check_whole_number,
+    is_address,
+)
 from shared.shell import report
 from shared.shell.cycle import run_cycle
 from shared.shell.engine import plan_tenant
 from shared.shell.runtime import Runtime, open_runtime
 from shared.shell.settings import Settings, SettingsError
-from shared.store.rows import MAILBOX_FIX, check_tenant_id, exception_row_key, is_address, is_domain
+from shared.store.rows import exception_row_key
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 
@@ -33,24 +43,49 @@ class UsageError(Exception):
     """Bad input from the command line; the message says what and where."""
 
 
-def _tenant_arg(value: str) -> str:
-    try:
-        return check_tenant_id(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+T = TypeVar("T")
 
 
-def _date_arg(value: str) -> date:
+def _arg(check: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a core.validation check: what the row loader would
+    refuse on the next run is refused here, before anything is written."""
+
+    def parse(value: str) -> T:
+        try:
+            return check(value)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
+def _whole_number(bounds: Bounds) -> Callable[[str], int]:
+    return _arg(lambda text: check_whole_number(text, bounds))
+
+
+def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise ValidationError(f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
-def _address_arg(value: str) -> str:
-    if not is_address(value):
-        raise argparse.ArgumentTypeError(f"expected an email address, got {value!r}")
+def _address(value: str) -> str:
+    if not is_address(value.strip()):
+        raise ValidationError(f"expected an email address, got {value!r}")
     return value.strip()
+
+
+def _reason(value: str) -> str:
+    text = check_text(value)
+    if not text:
+        raise ValidationError("must not be empty")
+    return text
+
+
+_tenant_arg = _arg(check_tenant_id)
+_address_arg = _arg(_address)
+_date_arg = _arg(_date)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = tenant.add_parser("add", help="monitor a tenant (or update its row)")
     add.add_argument("--tenant", type=_tenant_arg, required=True, help="tenant GUID")
-    add.add_argument("--domain", required=True, help="initial domain, e.g. contoso.onmicrosoft.com")
+    add.add_argument(
+        "--domain",
+        type=_arg(check_domain),
+        required=True,
+        help="initial domain, e.g. contoso.onmicrosoft.com",
+    )
     add.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.REPORT.value)
     add.add_argument(
         "--allow-org-smtp-auth",
@@ -81,22 +121,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--notify-email", action="append", default=[], type=_address_arg, metavar="ADDRESS")
     add.add_argument(
-        "--teams-webhook-setting", metavar="NAME", help="name of the app setting that holds the webhook URL"
+        "--teams-webhook-setting",
+        type=_arg(check_webhook_setting),
+        metavar="NAME",
+        help="name of the app setting that holds the webhook URL",
     )
     add.add_argument("--disabled", action="store_true", help="keep the row but do not check the tenant")
     add.add_argument(
         "--mailbox-fix",
         choices=list(MAILBOX_FIX),
-        default="disable",
+        default=DEFAULT_MAILBOX_FIX,
         help="how remediation sets an unapproved mailbox: disable (explicitly off, default) or "
         "org-default ($null, follow the org)",
     )
     add.add_argument(
         "--evidence-days",
-        type=int,
-        default=30,
+        type=_whole_number(EVIDENCE_DAYS),
+        default=EVIDENCE_DAYS.default,
         metavar="N",
-        help="sign-in evidence window, 1-30 days (default 30)",
+        help=f"sign-in evidence window, {EVIDENCE_DAYS.low}-{EVIDENCE_DAYS.high} days "
+        f"(default {EVIDENCE_DAYS.default})",
     )
     add.add_argument(
         "--when-evidence-unavailable",
@@ -105,7 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="when sign-in logs cannot be read (no Entra ID P1): hold (default) or proceed",
     )
     add.add_argument(
-        "--max-changes", type=int, default=25, metavar="N", help="most mailbox changes per run (default 25)"
+        "--max-changes",
+        type=_whole_number(MAX_CHANGES_PER_RUN),
+        default=MAX_CHANGES_PER_RUN.default,
+        metavar="N",
+        help=f"most mailbox changes per run, {MAX_CHANGES_PER_RUN.low}-{MAX_CHANGES_PER_RUN.high} "
+        f"(default {MAX_CHANGES_PER_RUN.default})",
     )
     tenant.add_parser("list", help="list monitored tenants")
     remove = tenant.add_parser("remove", help="stop monitoring a tenant (deletes its exceptions too)")
@@ -117,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     eadd = exc.add_parser("add", help="approve SMTP AUTH for one mailbox until a date")
     eadd.add_argument("--tenant", type=_tenant_arg, required=True)
     eadd.add_argument("--mailbox", type=_address_arg, required=True, help="the mailbox's address")
-    eadd.add_argument("--reason", required=True, help="why it needs SMTP AUTH (device, app)")
+    eadd.add_argument(
+        "--reason", type=_arg(_reason), required=True, help="why it needs SMTP AUTH (device, app)"
+    )
     eadd.add_argument("--approver", type=_address_arg, required=True, help="who approved it")
-    eadd.add_argument("--ticket", help="change or ticket reference")
+    eadd.add_argument("--ticket", type=_arg(check_text), help="change or ticket reference")
     eadd.add_argument("--expires", type=_date_arg, required=True, help="last day it holds, YYYY-MM-DD (UTC)")
     elist = exc.add_parser("list", help="list a tenant's exceptions")
     elist.add_argument("--tenant", type=_tenant_arg, required=True)
@@ -192,20 +243,10 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
 async def _tenant(settings: Settings, args: argparse.Namespace) -> int:
     async with _runtime(settings) as services:
         if args.action == "add":
-            if not 1 <= args.evidence_days <= 30:
-                raise UsageError(
-                    f"--evidence-days must be 1 to 30 (sign-in logs keep 30 days), got {args.evidence_days}"
-                )
-            if not 0 <= args.max_changes <= 1000:
-                raise UsageError(f"--max-changes must be 0 to 1000, got {args.max_changes}")
-            if not is_domain(args.domain):
-                raise UsageError(
-                    f"--domain must be a domain like contoso.onmicrosoft.com, got {args.domain!r}"
-                )
             await services.desired.put_tenant(
                 TenantPolicy(
                     tenant_id=args.tenant,
-                    initial_domain=args.domain.lower(),
+                    initial_domain=args.domain,
                     desired_org_disabled=not args.allow_org_smtp_auth,
                     mode=Mode(args.mode),
                     enabled=not args.disabled,
@@ -260,13 +301,11 @@ async def _exception(settings: Settings, args: argparse.Namespace) -> int:
                 row_key=exception_row_key(mailbox.guid, mailbox.address),
                 mailbox=mailbox.address.lower(),
                 mailbox_guid=mailbox.guid.lower(),
-                reason=args.reason.strip(),
+                reason=args.reason,
                 approver=args.approver,
                 ticket=args.ticket,
                 expires=args.expires,
             )
-            if not exc.reason:
-                raise UsageError("--reason must not be empty")
             await services.desired.put_exception(args.tenant, exc)
             print(f"exception recorded for {exc.mailbox} (GUID {exc.mailbox_guid}) until {exc.expires}")
         elif args.action == "list":

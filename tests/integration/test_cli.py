@@ -104,6 +104,20 @@ def test_exception_add_refuses_bad_input(tenant, tenant_id, args, message):
     assert "no exceptions" in cli("exception", "list", "--tenant", tenant_id).stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--evidence-days", "31"], "argument --evidence-days: must be a whole number from 1 to 30"),
+     (["--max-changes", "1001"], "argument --max-changes: must be a whole number from 0 to 1000"),
+     (["--domain", "contoso"], "argument --domain: must be a domain like contoso.onmicrosoft.com"),
+     (["--teams-webhook-setting", "https://x.example/wf?sig=s3cr3t"], "NAME of an app setting")],
+)  # fmt: skip
+def test_tenant_add_refuses_what_the_row_loader_would_refuse(tenant_id, args, message):
+    out = cli("tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com", *args)
+    assert out.returncode == 2 and message in out.stderr
+    assert "s3cr3t" not in out.stderr  # a webhook URL typed by mistake is not echoed
+    assert "no tenants monitored" in cli("tenant", "list").stdout
+
+
 def test_unknown_tenant_is_a_clear_error(tenant_id):
     out = cli("check", "--tenant", tenant_id)
     assert out.returncode == 2 and "is not monitored" in out.stderr

@@ -1,6 +1,11 @@
-"""The one validation module: what each check accepts and what it refuses."""
+"""The one validation module: what each check accepts, what it refuses, and that
+nothing else in the product keeps its own copy of a rule."""
 
 from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +26,7 @@ from shared.core.validation import (
     is_loopback,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 GUID = "8f6a3c1e-2b4d-4e5f-9a0b-1c2d3e4f5a6b"
 
 
@@ -162,3 +168,67 @@ def test_ncrontab_refuses_garbage_and_says_which_field(expr, problem):
     with pytest.raises(ValidationError, match="NCRONTAB") as err:
         check_ncrontab(expr)
     assert problem in str(err.value)
+
+
+# -- one source: no module keeps its own copy of a rule ---------------------------
+
+_RE_CALLS = {"compile", "match", "fullmatch", "search"}
+
+
+def _product_modules() -> list[Path]:
+    return [ROOT / "function_app.py", *sorted((ROOT / "shared").rglob("*.py"))]
+
+
+def _regex_literals(path: Path) -> list[str]:
+    """The patterns a module passes to re.compile / match / fullmatch / search."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _RE_CALLS
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "re"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.append(node.args[0].value)
+    return found
+
+
+def test_no_module_defines_its_own_address_domain_or_guid_regex():
+    validation = ROOT / "shared" / "core" / "validation.py"
+    copies = {
+        str(path.relative_to(ROOT)): pattern
+        for path in _product_modules()
+        if path != validation
+        for pattern in _regex_literals(path)
+        # an address (an @ in the pattern), a domain label, a GUID group
+        if "@" in pattern or "a-zA-Z0-9-" in pattern or "{8}-" in pattern or "{12}" in pattern
+    }
+    assert copies == {}
+    assert len(_regex_literals(validation)) >= 3  # the probe sees the real ones
+
+
+def test_the_cli_takes_its_checks_from_core_not_the_storage_layer():
+    tree = ast.parse((ROOT / "shared" / "shell" / "cli.py").read_text(encoding="utf-8"))
+    from_store = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shared.store")
+        for alias in node.names
+    }
+    # The row key an exception is written under is the store's business, not a check.
+    assert from_store <= {"exception_row_key"}
+
+
+def test_validation_and_limits_need_only_the_standard_library():
+    # The function app imports them while the host indexes it: no SDK may come along.
+    for name in ("validation.py", "limits.py"):
+        tree = ast.parse((ROOT / "shared" / "core" / name).read_text(encoding="utf-8"))
+        imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        outside = {m for m in imported if m.split(".")[0] not in sys.stdlib_module_names}
+        assert outside <= {"shared.core.limits"}, name
