@@ -4,26 +4,26 @@ The webhook URL is a secret (its ``sig=`` lets anyone post), so it lives in an a
 setting or a Key Vault reference named by the tenant row, is read only when sending,
 is validated (https, no user info), and never appears in a log line or an error:
 errors name the setting, and any text that came back with the URL in it is
-redacted. Built on azure-core's async pipeline like the Exchange client: its retry
-policy honours Retry-After; its HTTP logging policy redacts query strings.
+redacted. Built on azure-core's async pipeline like the Exchange client, with the
+same user agent and jittered retry (shared.adapters.pipeline): its retry policy
+honours Retry-After; its HTTP logging policy redacts query strings.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 from azure.core.exceptions import AzureError, ServiceRequestTimeoutError, ServiceResponseTimeoutError
 from azure.core.pipeline import AsyncPipeline, PipelineResponse
-from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, HttpLoggingPolicy, UserAgentPolicy
+from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, HttpLoggingPolicy
 from azure.core.rest import HttpRequest
 
+from shared.adapters.pipeline import JitteredRetryPolicy, user_agent_policy
 from shared.core.validation import is_loopback
 from shared.notify.delivery import DeliveryError
 
-USER_AGENT = "smtp-auth-guard/0.1"
 TIMEOUT_S = 30.0
 # Wait in-run for a short Retry-After only; a longer one is the outbox's job.
 MAX_IN_RUN_WAIT_S = 10.0
@@ -70,7 +70,7 @@ def redact(text: str, url: str) -> str:
     return text
 
 
-class WebhookRetryPolicy(AsyncRetryPolicy):
+class WebhookRetryPolicy(JitteredRetryPolicy):
     """One quick retry in the run for 429 and 5xx (Teams throttles above about 4
     posts a second); a long Retry-After is left to the outbox's next run."""
 
@@ -89,10 +89,6 @@ class WebhookRetryPolicy(AsyncRetryPolicy):
             return True  # the base class would not retry a bare 429 on POST
         return super().is_retry(settings, response)
 
-    def get_backoff_time(self, settings: dict[str, Any]) -> float:
-        base = super().get_backoff_time(settings)
-        return base * random.uniform(0.8, 1.2) if base else base  # noqa: S311 (jitter)
-
 
 class TeamsSender:
     def __init__(self, *, timeout_s: float = TIMEOUT_S, retry_policy: AsyncRetryPolicy | None = None) -> None:
@@ -105,7 +101,7 @@ class TeamsSender:
             transport=AioHttpTransport(),
             policies=[
                 HeadersPolicy({"Content-Type": "application/json; charset=utf-8"}),
-                UserAgentPolicy(base_user_agent=USER_AGENT),
+                user_agent_policy(),
                 retry_policy or WebhookRetryPolicy(),
                 HttpLoggingPolicy(),  # query values (the sig) are logged as REDACTED
             ],
