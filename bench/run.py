@@ -27,7 +27,8 @@ from bench import cold_start, report
 from bench.report import MARKER, SizeResult
 from bench.seed import write_desired_state
 from bench.simproc import SimProcess, TenantShape
-from shared.adapters.exchange import ANCHOR_MAILBOX, EXCHANGE_SCOPE, MAILBOX_PROPERTIES, PAGE_SIZE
+from shared.adapters.exchange_transport import ANCHOR_MAILBOX, EXCHANGE_SCOPE, PAGE_SIZE
+from shared.adapters.smtp_auth import MAILBOX_PROPERTIES
 from sim.__main__ import spread
 from sim.azurite import Azurite
 from sim.cas_mailbox_object import CAS_MAILBOX_PROPERTIES

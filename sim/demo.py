@@ -90,7 +90,8 @@ def seed(server: SimServer) -> None:
 async def add_expired_exception() -> None:
     """An approval recorded 90 days ago that ran out yesterday (the CLI refuses past dates)."""
     async with open_runtime(Settings.from_env()) as services:
-        mailbox = await services.exchange.find_mailbox(TENANT, f"legacy-erp@{DOMAIN}")
+        async with services.clients.use(TENANT) as client:
+            mailbox = await client.exchange.find_mailbox(f"legacy-erp@{DOMAIN}")
         assert mailbox is not None  # noqa: S101 (seeded above)
         await services.desired.put_exception(
             TENANT,

@@ -50,15 +50,14 @@ def _describe(exc: Exception) -> str:
 
 
 class EvidenceReader:
-    """Reads sign-in evidence with the managed identity; builds the Graph client
-    (and imports msgraph) only when evidence is first needed."""
+    """Reads one tenant's sign-in evidence with that tenant's credential (from
+    TenantCredentials.for_tenant, the same one its Exchange client uses); builds the
+    Graph client (and imports msgraph) only when evidence is first needed."""
 
-    def __init__(
-        self, credential: AsyncTokenCredential, graph_url: str, home_tenant: str | None = None
-    ) -> None:
+    def __init__(self, tenant_id: str, credential: AsyncTokenCredential, graph_url: str) -> None:
+        self.tenant_id = tenant_id
         self._credential = credential
         self._graph_url = graph_url
-        self._home_tenant = home_tenant.lower() if home_tenant else None
         self._client: Any = None
 
     async def close(self) -> None:
@@ -75,19 +74,8 @@ class EvidenceReader:
             self._client = graph_client(self._credential, self._graph_url)
         return self._client
 
-    async def read(self, tenant: str, now: datetime, days: int) -> Evidence:
-        """The tenant's recent SMTP AUTH users. The managed identity's token is for its
-        home tenant only: another tenant's logs cannot be read with it, and reading the
-        home tenant's instead would look like "nobody"."""
-        if self._home_tenant and tenant.lower() != self._home_tenant:
-            return Evidence(
-                False,
-                days,
-                problem=f"sign-in logs of tenant {tenant} are not readable with the home identity",
-            )
-        return await self._read(now, days)
-
-    async def _read(self, now: datetime, days: int) -> Evidence:
+    async def read(self, now: datetime, days: int) -> Evidence:
+        """The tenant's recent SMTP AUTH users; any failure to read is "unknown"."""
         import httpx
         from azure.core.exceptions import ClientAuthenticationError
         from kiota_abstractions.api_error import APIError
@@ -137,6 +125,6 @@ class EvidenceReader:
         except (APIError, httpx.HTTPError, ClientAuthenticationError) as exc:
             # Any failure to read is "unknown": the tenant's setting decides what follows.
             problem = _describe(exc)
-            log.warning("sign-in evidence unavailable: %s", problem)
+            log.warning("tenant %s: sign-in evidence unavailable: %s", self.tenant_id, problem)
             return Evidence(False, days, problem=problem)
         return Evidence(True, days, latest_per_user(found))

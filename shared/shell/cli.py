@@ -294,7 +294,8 @@ async def _exception(settings: Settings, args: argparse.Namespace) -> int:
             today = services.clock().date()
             if args.expires < today:
                 raise UsageError(f"--expires {args.expires} is in the past (today is {today} UTC)")
-            mailbox = await services.exchange.find_mailbox(args.tenant, args.mailbox)
+            async with services.clients.use(args.tenant) as client:
+                mailbox = await client.exchange.find_mailbox(args.mailbox)
             if mailbox is None:
                 raise UsageError(f"no mailbox {args.mailbox!r} in tenant {args.tenant}")
             exc = MailboxException(

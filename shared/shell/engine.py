@@ -13,9 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from azure.core.exceptions import AzureError, ClientAuthenticationError
+from azure.core.exceptions import AzureError
 
-from shared.adapters.exchange import ExchangeClient
+from shared.adapters.exchange_errors import ExchangePermissionError, ExchangeTokenError
+from shared.adapters.smtp_auth import SmtpAuthClient
+from shared.adapters.tenant_clients import TenantClients
 from shared.core.limits import PARALLEL_TENANTS
 from shared.core.model import (
     CheckResult,
@@ -40,7 +42,7 @@ class Services(Protocol):
     """The edges a check talks to: a shared.shell.runtime.Runtime (read-only here)."""
 
     @property
-    def exchange(self) -> ExchangeClient: ...
+    def clients(self) -> TenantClients: ...
     @property
     def desired(self) -> DesiredStateStore: ...
     @property
@@ -52,14 +54,17 @@ class Services(Protocol):
 
 
 async def observe(
-    exchange: ExchangeClient, policy: TenantPolicy, progress: Progress | None = None
+    exchange: SmtpAuthClient, policy: TenantPolicy, progress: Progress | None = None
 ) -> Observation:
     """Read the org switch and every mailbox, keeping only what the rules need.
 
     Raises on any failed page: a partial list must never be evaluated, or missing
     mailboxes would look like resolved drift."""
     tenant = policy.tenant_id
-    org = await exchange.org_smtp_auth_disabled(tenant)
+    if exchange.tenant_id.lower() != tenant.lower():
+        # Another tenant's mailboxes judged by this policy would be remediated wrongly.
+        raise ValueError(f"the Exchange client of tenant {exchange.tenant_id} cannot observe tenant {tenant}")
+    org = await exchange.org_smtp_auth_disabled()
     index = ExceptionIndex(policy.exceptions)
     kept: list[MailboxSetting] = []
     scanned = 0
@@ -71,7 +76,7 @@ async def observe(
             progress(tenant, seen)
 
     # Filtered as pages arrive, before objects are built: the hot path of a large tenant.
-    async for page in exchange.cas_mailbox_pages(tenant, on_page, keep=index.is_relevant):
+    async for page in exchange.cas_mailbox_pages(on_page, keep=index.is_relevant):
         kept.extend(page)
     return Observation(tenant, org, scanned, tuple(kept))
 
@@ -119,16 +124,18 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
     if not load.ok or policy is None:
         result = _malformed(load, now)
     else:
-        try:
-            observed = await observe(services.exchange, policy, progress)
-        except AzureError as exc:
-            result = _error_result(load.tenant_id, now, _describe(exc), policy)
-        else:
-            findings = evaluate(policy, observed, now)
-            remediation = None
-            if policy.mode is Mode.REMEDIATE:
-                remediation = await _remediate(services, policy, observed, findings, now)
-            result = _checked(policy, observed, findings, now, remediation)
+        # Held for the whole check: remediation uses the same tenant's clients.
+        async with services.clients.use(policy.tenant_id) as client:
+            try:
+                observed = await observe(client.exchange, policy, progress)
+            except AzureError as exc:
+                result = _error_result(load.tenant_id, now, _describe(exc), policy)
+            else:
+                findings = evaluate(policy, observed, now)
+                remediation = None
+                if policy.mode is Mode.REMEDIATE:
+                    remediation = await _remediate(services, policy, observed, findings, now)
+                result = _checked(policy, observed, findings, now, remediation)
     recorded = await services.history.record(result)
     _log(result)
     return replace(
@@ -165,20 +172,25 @@ async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
     policy = load.policy
     if not load.ok or policy is None:
         return _malformed(load, now)
-    try:
-        observed = await observe(services.exchange, policy)
-    except AzureError as exc:
-        return _error_result(load.tenant_id, now, _describe(exc), policy)
-    findings = evaluate(policy, observed, now)
-    remediation = await _remediate(services, policy, observed, findings, now, dry_run=True)
+    async with services.clients.use(policy.tenant_id) as client:
+        try:
+            observed = await observe(client.exchange, policy)
+        except AzureError as exc:
+            return _error_result(load.tenant_id, now, _describe(exc), policy)
+        findings = evaluate(policy, observed, now)
+        remediation = await _remediate(services, policy, observed, findings, now, dry_run=True)
     return _checked(policy, observed, findings, now, remediation)
 
 
 def _describe(exc: AzureError) -> str:
     # azure-core errors carry the service text; never the request headers.
     text = str(exc.message if getattr(exc, "message", None) else exc).strip()
-    if isinstance(exc, ClientAuthenticationError):
+    if isinstance(exc, ExchangeTokenError):
+        # The identity gave no token: nothing reached Exchange.
         return f"could not get a token for Exchange Online from the identity: {text}"
+    if isinstance(exc, ExchangePermissionError):
+        # A token was sent and Exchange said no: a missing app role or Exchange role.
+        return f"Exchange Online refused access: {text}"
     return text
 
 

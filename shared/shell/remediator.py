@@ -25,8 +25,7 @@ from datetime import datetime
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
-from shared.adapters.exchange import ExchangeClient
-from shared.adapters.signins import EvidenceReader
+from shared.adapters.tenant_clients import TenantClients
 from shared.core.model import (
     Action,
     ActionKind,
@@ -76,8 +75,7 @@ def evidence_summary(evidence: Evidence | None, policy: TenantPolicy) -> str:
 
 @dataclass
 class Remediator:
-    exchange: ExchangeClient
-    evidence: EvidenceReader
+    clients: TenantClients  # the engine holds the tenant's clients (use()) while this runs
     lock: TenantLock
     audit: AuditStore
     desired: DesiredStateStore
@@ -99,7 +97,9 @@ class Remediator:
             return None
         tenant = policy.tenant_id
         evidence = (
-            await self.evidence.read(tenant, now, policy.evidence_days) if needs_evidence(actions) else None
+            await self.clients.get(tenant).evidence.read(now, policy.evidence_days)
+            if needs_evidence(actions)
+            else None
         )
         decided = plan(actions, policy, observed, evidence, now)
         planned, note = decided.results, decided.note
@@ -219,13 +219,15 @@ class Remediator:
         out: dict[Action, bool | str | None] = {}
         for action in (a for a in actions if a.kind is ActionKind.SET_ORG):
             try:
-                out[action] = await self.exchange.org_smtp_auth_disabled(tenant)
+                out[action] = await self.clients.get(tenant).exchange.org_smtp_auth_disabled()
             except AzureError as exc:
                 out[action] = str(exc)
         mailboxes = [a for a in actions if a.kind is ActionKind.SET_MAILBOX]
         if mailboxes:
             try:
-                read = await self.exchange.read_mailboxes(tenant, [a.mailbox_guid or "" for a in mailboxes])
+                read = await self.clients.get(tenant).exchange.read_mailboxes(
+                    [a.mailbox_guid or "" for a in mailboxes]
+                )
             except AzureError as exc:
                 read = {a.mailbox_guid or "": str(exc) for a in mailboxes}
             for action in mailboxes:
@@ -237,7 +239,7 @@ class Remediator:
         out: dict[Action, _Written] = {}
         for action in (a for a in actions if a.kind is ActionKind.SET_ORG):
             try:
-                await self.exchange.set_org_smtp_auth_disabled(tenant, bool(action.after))
+                await self.clients.get(tenant).exchange.set_org_smtp_auth_disabled(bool(action.after))
                 out[action] = _Written()
             except HttpResponseError as exc:
                 status = exc.status_code or 0
@@ -249,8 +251,8 @@ class Remediator:
                 out[action] = _Written(unknown=str(exc))
         mailboxes = [a for a in actions if a.kind is ActionKind.SET_MAILBOX]
         if mailboxes:
-            items = await self.exchange.set_mailboxes(
-                tenant, [(a.mailbox_guid or "", a.after) for a in mailboxes]
+            items = await self.clients.get(tenant).exchange.set_mailboxes(
+                [(a.mailbox_guid or "", a.after) for a in mailboxes]
             )
             for action in mailboxes:
                 item = items[action.mailbox_guid or ""]

@@ -15,11 +15,10 @@ from datetime import UTC, datetime
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableServiceClient
 
-from shared.adapters.credentials import managed_identity
-from shared.adapters.exchange import ExchangeClient
+from shared.adapters.credentials import TenantCredentials, managed_identity
 from shared.adapters.sendmail import MailSender
-from shared.adapters.signins import EvidenceReader
 from shared.adapters.teams_webhook import TeamsSender
+from shared.adapters.tenant_clients import TenantClients
 from shared.notify.dispatch import Notifier, NotifyConfig
 from shared.shell.remediator import Remediator, VerifyTimings
 from shared.shell.settings import Settings
@@ -41,7 +40,7 @@ class Runtime:
 
     settings: Settings
     clock: Callable[[], datetime]
-    exchange: ExchangeClient
+    clients: TenantClients
     desired: DesiredStateStore
     history: HistoryStore
     remediator: Remediator
@@ -67,12 +66,12 @@ async def open_runtime(
         names = TableNames.with_prefix(settings.table_prefix)
         tables = await stack.enter_async_context(service_client(settings, credential))
         await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
-        exchange, evidence = await _exchange_clients(stack, settings, credential)
+        clients = await _tenant_clients(stack, settings, credential)
         desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
         yield Runtime(
             settings=settings,
             clock=clock,
-            exchange=exchange,
+            clients=clients,
             desired=desired,
             history=HistoryStore(
                 tables.get_table_client(names.runs),
@@ -80,8 +79,7 @@ async def open_runtime(
                 tables.get_table_client(names.events),
             ),
             remediator=Remediator(
-                exchange=exchange,
-                evidence=evidence,
+                clients=clients,
                 desired=desired,
                 lock=TenantLock(tables.get_table_client(names.locks)),
                 audit=AuditStore(tables.get_table_client(names.audit)),
@@ -92,14 +90,16 @@ async def open_runtime(
         )
 
 
-async def _exchange_clients(
+async def _tenant_clients(
     stack: AsyncExitStack, settings: Settings, credential: AsyncTokenCredential
-) -> tuple[ExchangeClient, EvidenceReader]:
-    """The one place the Exchange client and the sign-in evidence reader are built."""
-    exchange = await stack.enter_async_context(ExchangeClient(settings.exchange_url, credential))
-    evidence = EvidenceReader(credential, settings.graph_url, settings.home_tenant)
-    stack.push_async_callback(evidence.close)  # the Graph client holds sockets of its own
-    return exchange, evidence
+) -> TenantClients:
+    """The one place the tenants' clients are built: each tenant's Exchange client and
+    sign-in evidence reader, with that tenant's credential. Closed with the runtime,
+    the clients first, then any credential made for a tenant."""
+    credentials = await stack.enter_async_context(TenantCredentials(credential))
+    return await stack.enter_async_context(
+        TenantClients(credentials, settings.exchange_url, settings.graph_url)
+    )
 
 
 async def _notifier(

@@ -8,22 +8,23 @@ import logging
 import pytest
 from azure.identity.aio import ManagedIdentityCredential
 
-from shared.adapters.exchange import (
-    ANCHOR_MAILBOX,
-    MAILBOX_PROPERTIES,
-    ExchangeClient,
+from shared.adapters.exchange_errors import (
     ExchangePermissionError,
     ExchangeProtocolError,
-    ExchangeRetryPolicy,
     ExchangeThrottledError,
 )
+from shared.adapters.exchange_transport import ANCHOR_MAILBOX, ExchangeRetryPolicy
+from shared.adapters.smtp_auth import MAILBOX_PROPERTIES, SmtpAuthClient
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
 
 @pytest.fixture
-async def client(sim):
-    async with ManagedIdentityCredential() as credential, ExchangeClient(sim.url, credential) as exchange:
+async def client(sim, tenant_id):
+    async with (
+        ManagedIdentityCredential() as credential,
+        SmtpAuthClient(sim.url, tenant_id, credential) as exchange,
+    ):
         yield exchange
 
 
@@ -31,9 +32,9 @@ def invoke_requests(sim):
     return [r for r in sim.requests if r.path.endswith("/InvokeCommand")]
 
 
-async def read_all(client, tenant) -> list:
+async def read_all(client) -> list:
     out = []
-    async for page in client.cas_mailbox_pages(tenant):
+    async for page in client.cas_mailbox_pages():
         out.extend(page)
     return out
 
@@ -41,7 +42,7 @@ async def read_all(client, tenant) -> list:
 async def test_reads_every_mailbox_across_pages_with_select(sim, client, tenant_id):
     tenant = sim.add_tenant(tenant_id, "paging.onmicrosoft.com")
     tenant.seed(2500, overrides={3: False, 1500: True, 2499: False})
-    mailboxes = await read_all(client, tenant_id)
+    mailboxes = await read_all(client)
 
     assert len(mailboxes) == 2500
     assert len({m.guid for m in mailboxes}) == 2500
@@ -58,8 +59,8 @@ async def test_reads_every_mailbox_across_pages_with_select(sim, client, tenant_
 
 async def test_sends_bearer_token_and_anchor_and_caches_the_token(sim, client, tenant_id):
     sim.add_tenant(tenant_id, "anchor.onmicrosoft.com").seed(10)
-    assert await client.org_smtp_auth_disabled(tenant_id) is True
-    await read_all(client, tenant_id)
+    assert await client.org_smtp_auth_disabled() is True
+    await read_all(client)
     requests = invoke_requests(sim)
     assert len(requests) == 2
     for request in requests:
@@ -73,7 +74,7 @@ async def test_accepts_the_other_next_link_spelling(sim, client, tenant_id):
     sim.add_tenant(tenant_id, "spelling.onmicrosoft.com").seed(1500)
     sim.next_link_key = "odata.nextLink"
     try:
-        assert len(await read_all(client, tenant_id)) == 1500
+        assert len(await read_all(client)) == 1500
     finally:
         sim.next_link_key = "@odata.nextLink"
 
@@ -81,7 +82,7 @@ async def test_accepts_the_other_next_link_spelling(sim, client, tenant_id):
 async def test_429_with_retry_after_then_success(sim, client, tenant_id):
     sim.add_tenant(tenant_id, "throttle.onmicrosoft.com").seed(2500)
     sim.faults.throttle(times=1, retry_after=1, only_paged=True)
-    assert len(await read_all(client, tenant_id)) == 2500
+    assert len(await read_all(client)) == 2500
     statuses = [r.status for r in invoke_requests(sim)]
     assert statuses == [200, 429, 200, 200]
     throttled, retried = invoke_requests(sim)[1:3]
@@ -102,7 +103,7 @@ async def test_429_with_retry_after_then_success(sim, client, tenant_id):
 async def test_transient_errors_are_retried(sim, client, tenant_id, arm):
     sim.add_tenant(tenant_id, "transient.onmicrosoft.com").seed(5)
     arm(sim.faults)
-    assert len(await read_all(client, tenant_id)) == 5
+    assert len(await read_all(client)) == 5
     assert invoke_requests(sim)[-1].status == 200
 
 
@@ -110,7 +111,7 @@ async def test_403_surfaces_the_service_message(sim, client, tenant_id):
     tenant = sim.add_tenant(tenant_id, "denied.onmicrosoft.com")
     tenant.forbidden = "The role assigned to application 1234 isn't supported in this scenario."
     with pytest.raises(ExchangePermissionError) as err:
-        await client.org_smtp_auth_disabled(tenant_id)
+        await client.org_smtp_auth_disabled()
     assert err.value.status_code == 403
     assert "isn't supported in this scenario" in str(err.value)
     assert "Get-TransportConfig" in str(err.value) and tenant_id in str(err.value)
@@ -120,7 +121,7 @@ async def test_403_surfaces_the_service_message(sim, client, tenant_id):
 async def test_403_with_empty_body_says_what_is_probably_missing(sim, client, tenant_id):
     sim.add_tenant(tenant_id, "empty403.onmicrosoft.com").forbidden = ""
     with pytest.raises(ExchangePermissionError, match=r"Exchange\.ManageAsApp"):
-        await client.org_smtp_auth_disabled(tenant_id)
+        await client.org_smtp_auth_disabled()
 
 
 async def test_throttling_that_never_ends_fails_the_read(sim, tenant_id):
@@ -128,19 +129,21 @@ async def test_throttling_that_never_ends_fails_the_read(sim, tenant_id):
     sim.faults.throttle_without_retry_after(times=50, only_paged=True)
     async with (
         ManagedIdentityCredential() as credential,
-        ExchangeClient(sim.url, credential, retry_policy=ExchangeRetryPolicy(retry_total=2)) as client,
+        SmtpAuthClient(
+            sim.url, tenant_id, credential, retry_policy=ExchangeRetryPolicy(retry_total=2)
+        ) as client,
     ):
         with pytest.raises(ExchangeThrottledError):
-            await read_all(client, tenant_id)
+            await read_all(client)
 
 
 async def test_find_mailbox_by_address_or_guid(sim, client, tenant_id):
     tenant = sim.add_tenant(tenant_id, "find.onmicrosoft.com")
     added = tenant.add_mailbox("Printer@find.onmicrosoft.com", smtp_auth_disabled=False)
-    found = await client.find_mailbox(tenant_id, "printer@FIND.onmicrosoft.com")
+    found = await client.find_mailbox("printer@FIND.onmicrosoft.com")
     assert found is not None and found.guid == added.guid and found.smtp_auth_disabled is False
-    assert (await client.find_mailbox(tenant_id, added.guid)).address == found.address
-    assert await client.find_mailbox(tenant_id, "nobody@find.onmicrosoft.com") is None
+    assert (await client.find_mailbox(added.guid)).address == found.address
+    assert await client.find_mailbox("nobody@find.onmicrosoft.com") is None
 
 
 async def test_never_follows_a_next_link_off_the_exchange_endpoint(sim, client, tenant_id):
@@ -148,7 +151,7 @@ async def test_never_follows_a_next_link_off_the_exchange_endpoint(sim, client, 
     sim.next_link_origin = "http://127.0.0.2:9"
     try:
         with pytest.raises(ExchangeProtocolError, match="outside"):
-            await read_all(client, tenant_id)
+            await read_all(client)
     finally:
         sim.next_link_origin = None
     assert len(invoke_requests(sim)) == 1  # the token went nowhere else
@@ -157,10 +160,13 @@ async def test_never_follows_a_next_link_off_the_exchange_endpoint(sim, client, 
 async def test_tokens_and_identity_header_never_reach_the_logs(sim, tenant_id, caplog):
     sim.add_tenant(tenant_id, "logs.onmicrosoft.com", forbidden="denied").seed(3)
     caplog.set_level(logging.DEBUG)
-    async with ManagedIdentityCredential() as credential, ExchangeClient(sim.url, credential) as client:
+    async with (
+        ManagedIdentityCredential() as credential,
+        SmtpAuthClient(sim.url, tenant_id, credential) as client,
+    ):
         token = (await credential.get_token("https://outlook.office365.com/.default")).token
         with pytest.raises(ExchangePermissionError) as err:
-            await client.org_smtp_auth_disabled(tenant_id)
+            await client.org_smtp_auth_disabled()
     assert sim.token_requests == 1  # the client used the cached token shown above
     assert "Authorization" in caplog.text  # the request was logged, header name and all
     for secret in (token, sim.identity_header):

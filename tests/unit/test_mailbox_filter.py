@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from shared.adapters.exchange import ExchangeClient, ExchangeProtocolError
+from shared.adapters.exchange_errors import ExchangeProtocolError
+from shared.adapters.smtp_auth import SmtpAuthClient
 from shared.core.model import MailboxSetting, TenantPolicy
 from shared.core.policy import ExceptionIndex
 from shared.shell.engine import observe
@@ -31,25 +32,25 @@ def item(n: int, setting: Any = None) -> dict[str, Any]:
     }
 
 
-def client_with_pages(pages: list[list[Any]], org: bool = True) -> ExchangeClient:
-    client = ExchangeClient("https://outlook.office365.com", _Credential())  # type: ignore[arg-type]
+def client_with_pages(pages: list[list[Any]], org: bool = True) -> SmtpAuthClient:
+    client = SmtpAuthClient("https://outlook.office365.com", TENANT, _Credential())  # type: ignore[arg-type]
 
     async def fake_pages(*args: Any, **kwargs: Any) -> AsyncIterator[list[Any]]:
         for page in pages:
             yield page
 
-    async def fake_org(tenant: str) -> bool:
+    async def fake_org(**kwargs: Any) -> bool:
         return org
 
-    client.pages = fake_pages  # type: ignore[method-assign]
+    client.transport.pages = fake_pages  # type: ignore[method-assign]
     client.org_smtp_auth_disabled = fake_org  # type: ignore[method-assign]
     return client
 
 
-async def collect(client: ExchangeClient, **kwargs: Any) -> tuple[list[MailboxSetting], list[int]]:
+async def collect(client: SmtpAuthClient, **kwargs: Any) -> tuple[list[MailboxSetting], list[int]]:
     progress: list[int] = []
     out: list[MailboxSetting] = []
-    async for page in client.cas_mailbox_pages(TENANT, progress.append, **kwargs):
+    async for page in client.cas_mailbox_pages(progress.append, **kwargs):
         out.extend(page)
     return out, progress
 
