@@ -4,14 +4,23 @@ ManagedIdentityCredential getting its tokens from the simulator's endpoint."""
 from __future__ import annotations
 
 import logging
+import uuid
 
 import pytest
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceResponseError,
+)
 from azure.identity.aio import ManagedIdentityCredential
 
 from shared.adapters.exchange_errors import (
+    ExchangeNotFoundError,
     ExchangePermissionError,
     ExchangeProtocolError,
     ExchangeThrottledError,
+    ExchangeTokenError,
 )
 from shared.adapters.exchange_transport import ANCHOR_MAILBOX, ExchangeRetryPolicy
 from shared.adapters.smtp_auth import MAILBOX_PROPERTIES, SmtpAuthClient
@@ -172,3 +181,94 @@ async def test_tokens_and_identity_header_never_reach_the_logs(sim, tenant_id, c
     for secret in (token, sim.identity_header):
         assert secret not in caplog.text
         assert secret not in str(err.value)
+
+
+async def test_not_found_is_azure_cores_resource_not_found(sim, client):
+    # The client's tenant was never added to the simulator: Exchange answers 404.
+    with pytest.raises(ResourceNotFoundError) as missing:
+        await client.org_smtp_auth_disabled()
+    assert isinstance(missing.value, ExchangeNotFoundError) and isinstance(missing.value, HttpResponseError)
+    assert missing.value.status_code == 404
+    assert "could not be found" in str(missing.value)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refusal_is_azure_cores_client_authentication_error(sim, client, tenant_id, status):
+    sim.add_tenant(tenant_id, "refused.onmicrosoft.com")
+    sim.faults.fail(status, "User is not allowed to call Get-TransportConfig", cmdlet="Get-TransportConfig")
+    with pytest.raises(ClientAuthenticationError) as refused:
+        await client.org_smtp_auth_disabled()
+    assert isinstance(refused.value, ExchangePermissionError)
+    assert not isinstance(refused.value, ExchangeTokenError)  # a token was sent; Exchange said no
+    assert refused.value.status_code == status
+    assert "User is not allowed to call Get-TransportConfig" in str(refused.value)
+
+
+async def test_no_token_from_the_identity_is_a_token_error_and_nothing_is_sent(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "notoken.onmicrosoft.com")
+    sim.allowed_client_ids = ["6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f"]  # not the default identity
+    try:
+        with pytest.raises(ExchangeTokenError) as err:
+            await client.org_smtp_auth_disabled()
+    finally:
+        sim.allowed_client_ids = None
+    assert isinstance(err.value, ClientAuthenticationError)
+    assert "Unable to load the proper Managed Identity" in str(err.value)
+    assert err.value.tenant == tenant_id
+    assert invoke_requests(sim) == []
+
+
+async def test_each_call_has_its_own_client_request_id_kept_by_its_retries(sim, client, tenant_id):
+    sim.add_tenant(tenant_id, "requestid.onmicrosoft.com")
+    sim.faults.throttle(times=1, retry_after=0)
+    await client.org_smtp_auth_disabled()
+    await client.org_smtp_auth_disabled()
+    await client.org_smtp_auth_disabled(request_id="support-case-4711")
+    throttled, retried, second, named = invoke_requests(sim)
+    assert (throttled.status, retried.status) == (429, 200)
+    ids = [r.headers["client-request-id"] for r in (throttled, retried, second)]
+    assert ids[0] == ids[1] != ids[2]  # a retry is the same call; the next call is not
+    assert all(uuid.UUID(i) for i in ids)
+    assert named.headers["client-request-id"] == "support-case-4711"
+    assert "x-ms-client-request-id" not in throttled.headers  # azure-core's default name is not Exchange's
+
+
+async def test_timeouts_are_per_call_keywords_over_the_clients_defaults(sim, tenant_id):
+    sim.add_tenant(tenant_id, "slow.onmicrosoft.com")
+    sim.faults.slow(0.5, cmdlet="Get-TransportConfig")
+    async with (
+        ManagedIdentityCredential() as credential,
+        SmtpAuthClient(sim.url, tenant_id, credential, read_timeout=0.1, retry_total=0) as client,
+    ):
+        with pytest.raises(ServiceResponseError):
+            await client.org_smtp_auth_disabled()
+        assert await client.org_smtp_auth_disabled(read_timeout=5) is True
+
+
+async def test_each_request_is_traced_without_secrets_in_the_span(sim, client, tenant_id, monkeypatch):
+    pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setenv("AZURE_TRACING_ENABLED", "true")
+    sim.add_tenant(tenant_id, "traced.onmicrosoft.com").seed(1500)
+    try:
+        await read_all(client)
+        # The identity's own token request is traced too, by azure-identity's pipeline.
+        spans = [s for s in exporter.get_finished_spans() if "/adminapi/" in s.attributes.get("url.full", "")]
+    finally:
+        exporter.shutdown()  # the provider is process-wide: stop collecting here
+    assert len(spans) == len(invoke_requests(sim)) == 2
+    urls = [s.attributes["url.full"] for s in spans]
+    assert all(f"/adminapi/beta/{tenant_id}/InvokeCommand" in u for u in urls)
+    assert "$skiptoken=REDACTED" in urls[1]  # the paging token is not kept in traces
+    assert [s.attributes["http.response.status_code"] for s in spans] == [200, 200]
+    assert not any("authorization" in str(s.attributes).lower() for s in spans)
