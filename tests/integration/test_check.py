@@ -178,3 +178,47 @@ async def test_result_carries_policy_and_previous_status(sim, tenant_id):
     assert first.previous_status is None and first.policy.initial_domain == domain
     assert second.previous_status is Status.COMPLIANT and second.status is Status.ERROR
     assert third.previous_status is Status.ERROR and third.status is Status.COMPLIANT
+
+
+def _forbid(sim, tenant_id):
+    sim.tenant(tenant_id).forbidden = "The identity has no Exchange role in this organization."
+
+
+def _unauthorized(sim, tenant_id):
+    sim.faults.fail(401, "User is not allowed to call Get-TransportConfig", cmdlet="Get-TransportConfig")
+
+
+@pytest.mark.parametrize(
+    ("refuse", "words"),
+    [(_forbid, "no Exchange role"), (_unauthorized, "not allowed to call")],
+    ids=["403", "401"],
+)
+async def test_exchange_refusing_the_identity_is_not_called_a_token_failure(sim, tenant_id, refuse, words):
+    domain = "refused.onmicrosoft.com"
+    seeded(sim, tenant_id, domain)
+    refuse(sim, tenant_id)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain)
+        (result,) = await check_tenants(svc)
+    assert result.status is Status.ERROR
+    assert result.error.startswith(
+        f"Exchange Online refused access: Get-TransportConfig for tenant {tenant_id}"
+    )
+    assert words in result.error
+    assert "token" not in result.error
+
+
+async def test_no_token_from_the_identity_is_told_as_such(sim, tenant_id):
+    domain = "notoken.onmicrosoft.com"
+    seeded(sim, tenant_id, domain)
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain)
+        sim.allowed_client_ids = ["6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f"]  # the default identity is refused
+        try:
+            (result,) = await check_tenants(svc)
+        finally:
+            sim.allowed_client_ids = None
+    assert result.status is Status.ERROR
+    assert result.error.startswith("could not get a token for Exchange Online from the identity: ")
+    assert "Unable to load the proper Managed Identity" in result.error
+    assert not [r for r in sim.requests if r.tenant == tenant_id]  # nothing reached Exchange

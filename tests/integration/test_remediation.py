@@ -331,3 +331,18 @@ async def test_a_lost_batch_answer_is_settled_by_reading_back(sim, tenant_id):
     assert len(by_status[ActionStatus.FAILED]) == 5
     assert all("answer was lost" in r.reason for r in by_status[ActionStatus.FAILED])
     assert sum(1 for i in range(15) if tenant.mailbox_at(i).smtp_auth_disabled is True) == 10
+
+
+async def test_evidence_is_read_with_the_tenants_credential_whatever_the_home_tenant(
+    sim, tenant_id, monkeypatch
+):
+    # No home-tenant rule in the evidence reader: a tenant's sign-in logs are read with
+    # that tenant's credential (TenantCredentials.for_tenant), like its Exchange reads.
+    domain = "elsewhere.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={1: False})
+    monkeypatch.setenv("SMTPAUTH_HOME_TENANT", "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b")
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        (result,) = await check_tenants(svc)
+    assert statuses(result) == {tenant.mailbox_at(1).address: ActionStatus.APPLIED}
+    assert len([r for r in sim.requests if r.cmdlet == "signIns"]) == 1
