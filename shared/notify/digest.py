@@ -10,19 +10,9 @@ from datetime import date, datetime
 
 from shared.core import commands
 from shared.core.model import Finding, FindingKind, MailboxException, Status, TenantPolicy
-from shared.notify.message import (
-    MAX_NOTE,
-    PRODUCT,
-    Line,
-    Message,
-    Section,
-    Tone,
-    clean,
-    finding_line,
-    plural,
-    smtp,
-    when,
-)
+from shared.notify.compose import finding_line
+from shared.notify.message import Line, Message, Section, Tone
+from shared.notify.text import MAX_NOTE, PRODUCT, clean, plural, smtp, when
 
 EXPIRING_DAYS = 14
 

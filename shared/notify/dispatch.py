@@ -18,11 +18,13 @@ from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
 from shared.core.limits import NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
 from shared.core.model import CheckResult, Status
 from shared.notify import card, mail_html
+from shared.notify.compose import compose
 from shared.notify.delivery import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.digest import identity as digest_identity
 from shared.notify.events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
-from shared.notify.message import Message, Undelivered, compose, with_undelivered
+from shared.notify.message import Message
+from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.shell.settings import Settings
 from shared.store.outbox import OutboxRow, OutboxStore
 from shared.store.rows import TenantLoad

@@ -16,9 +16,10 @@ import pytest
 
 from shared.core.model import ActionStatus, MailboxException, Status
 from shared.notify import card
+from shared.notify.compose import compose
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive
-from shared.notify.message import Undelivered, compose, with_undelivered
+from shared.notify.undelivered import Undelivered, with_undelivered
 from tests.cards import card_strings
 from tests.unit.notify_values import HOSTILE, NON_LATIN, NOW, POLICY, action, findings, outcome, result
 

@@ -14,8 +14,10 @@ import pytest
 
 from shared.core.model import ActionStatus, Status
 from shared.notify import card, mail_html
+from shared.notify.compose import compose
 from shared.notify.events import Memory, derive
-from shared.notify.message import Message, Undelivered, compose, with_undelivered
+from shared.notify.message import Message
+from shared.notify.undelivered import Undelivered, with_undelivered
 from tests.unit.notify_values import HOSTILE, NON_LATIN, NOW, action, findings, outcome, result
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -177,8 +177,8 @@ def test_policy_without_channels_still_derives():
 
 def test_remediation_that_could_not_run_is_told_once_and_keeps_the_holds():
     from shared.core.model import Mode, RemediationOutcome
+    from shared.notify.compose import compose
     from shared.notify.events import EventKind, Memory, derive, next_memory
-    from shared.notify.message import compose
 
     open_drift = findings("a@contoso.com")
     base = result(open_drift, before=open_drift)  # nothing new about the drift itself

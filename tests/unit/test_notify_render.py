@@ -12,9 +12,12 @@ import pytest
 
 from shared.core.model import ActionStatus, MailboxException, Status
 from shared.notify import card, mail_html
+from shared.notify.compose import compose
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive
-from shared.notify.message import Message, Undelivered, clean, compose, with_undelivered
+from shared.notify.message import Message
+from shared.notify.text import clean
+from shared.notify.undelivered import Undelivered, with_undelivered
 from tests.cards import card_strings
 
 from .notify_values import DOMAIN, HOSTILE, NON_LATIN, NOW, POLICY, TENANT, action, findings, outcome, result
