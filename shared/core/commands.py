@@ -1,9 +1,11 @@
-"""The admin commands that messages tell people to run, built in one place so every
-finding, held action, card and mail spells them the same way (and the same as the
-CLI parses them). Tenant-supplied parts are shell-quoted."""
+"""The commands that messages tell people to run, built in one place so every
+finding, held action, card, mail and report spells them the same way: the admin
+CLI's (the same as the CLI parses them; tenant-supplied parts shell-quoted) and the
+Exchange Online PowerShell fixes (``Set-TransportConfig`` / ``Set-CASMailbox``)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 
 CLI = "python -m shared"
@@ -25,3 +27,37 @@ def exception_remove(tenant: str, mailbox: str = "ADDRESS") -> str:
 
 def exception_list(tenant: str) -> str:
     return f"{CLI} exception list --tenant {shlex.quote(tenant)}"
+
+
+# -- Exchange Online PowerShell ----------------------------------------------------
+
+# Characters that need no quoting in a PowerShell argument: GUIDs and addresses.
+_PS_BARE = re.compile(r"[A-Za-z0-9@._+-]+")
+# PowerShell reads the typographic single quotes as quotes too: each is doubled.
+_PS_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
+
+
+def powershell_value(value: bool | None) -> str:
+    """A value of SmtpClientAuthenticationDisabled as PowerShell spells it."""
+    return "$null" if value is None else ("$true" if value else "$false")
+
+
+def powershell_quote(text: str) -> str:
+    """One PowerShell argument: bare when safe, else a single-quoted literal (no
+    variables or subexpressions are expanded inside single quotes)."""
+    if _PS_BARE.fullmatch(text) and not text.startswith("-"):
+        return text
+    return "'" + _PS_QUOTES.sub(r"\1\1", text) + "'"
+
+
+def set_transport_config(value: bool | None) -> str:
+    """The organization switch: True turns SMTP AUTH off for everyone who follows it."""
+    return f"Set-TransportConfig -SmtpClientAuthenticationDisabled {powershell_value(value)}"
+
+
+def set_cas_mailbox(identity: str, value: bool | None) -> str:
+    """One mailbox's override (``identity``: its GUID, which stays with the mailbox
+    when addresses are reused; ``ADDRESS`` as a placeholder): True off, False ON even
+    when the org has it off, None follow the org."""
+    target = identity if identity == "ADDRESS" else powershell_quote(identity)
+    return f"Set-CASMailbox -Identity {target} -SmtpClientAuthenticationDisabled {powershell_value(value)}"

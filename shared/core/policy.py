@@ -97,14 +97,13 @@ def _org_drift(desired: bool, actual: bool) -> Finding:
     if desired:
         message = (
             "SMTP AUTH is ON for the whole organization; policy wants it off. "
-            "Fix: Set-TransportConfig -SmtpClientAuthenticationDisabled $true "
+            f"Fix: {commands.set_transport_config(True)} "
             "(mailboxes that need it keep it through approved exceptions)."
         )
     else:
         message = (
             "SMTP AUTH is off for the organization, but this tenant's desired state "
-            "says on. Fix the desired state, or: Set-TransportConfig "
-            "-SmtpClientAuthenticationDisabled $false."
+            f"says on. Fix the desired state, or: {commands.set_transport_config(False)}."
         )
     return Finding(
         kind=FindingKind.ORG_SETTING_DRIFT,
@@ -122,7 +121,7 @@ def _mailbox_override(
         return None
     matches = index.matching(mailbox)  # none of them live: expired
     fix = (
-        f"Fix: Set-CASMailbox -Identity {mailbox.guid} -SmtpClientAuthenticationDisabled $true, "
+        f"Fix: {commands.set_cas_mailbox(mailbox.guid, True)}, "
         f"or record an approved exception: {commands.exception_add(tenant_id, mailbox.address)}"
     )
     if matches:

@@ -252,9 +252,7 @@ def approved_mailboxes_on_org_switch(
     riding = _exceptions_riding_on_org(context)
     if not riding:
         return None
-    fixes = "; ".join(
-        f"Set-CASMailbox -Identity {m.guid} -SmtpClientAuthenticationDisabled $false" for m in riding[:5]
-    )
+    fixes = "; ".join(commands.set_cas_mailbox(m.guid, False) for m in riding[:5])
     return _held(
         action,
         f"{len(riding)} approved mailbox(es) have no override of their own and use SMTP AUTH only "
@@ -275,7 +273,7 @@ def org_followers_used_smtp_auth(action: Action, context: PlanContext, budget: B
         f"{len(users)} account(s) that follow the org setting used SMTP AUTH in the last {context.days} "
         f"days and would lose it: {_who(users)}. For each that must keep it, record an exception "
         f"({commands.exception_add(context.policy.tenant_id)}) and set its own "
-        "override (Set-CASMailbox -SmtpClientAuthenticationDisabled $false); then the org switch "
+        f"override ({commands.set_cas_mailbox('ADDRESS', False)}); then the org switch "
         "can be turned off.",
         users,
     )
@@ -351,18 +349,11 @@ def plan(
     return Plan(tuple(results), context.note)
 
 
-def _value(v: bool | None) -> str:
-    return "$null" if v is None else f"${str(v).lower()}"
-
-
 def _why(action: Action, checked: bool, days: int) -> str:
     if action.kind is ActionKind.SET_ORG:
-        what = f"org drift: Set-TransportConfig -SmtpClientAuthenticationDisabled {_value(action.after)}"
+        what = f"org drift: {commands.set_transport_config(action.after)}"
     else:
-        what = (
-            f"{action.finding_kind}: Set-CASMailbox -Identity {action.mailbox_guid} "
-            f"-SmtpClientAuthenticationDisabled {_value(action.after)}"
-        )
+        what = f"{action.finding_kind}: {commands.set_cas_mailbox(action.mailbox_guid or action.target, action.after)}"
     if takes_smtp_auth_away(action) and checked:
         who = (
             "by this account"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from shared.core import commands
 from shared.core.model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
 
 JSON_VERSION = 1
@@ -119,10 +120,6 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
 # -- remediation ---------------------------------------------------------------------
 
 
-def _setting(v: bool | None) -> str:
-    return "$null" if v is None else f"${str(v).lower()}"
-
-
 def remediation_json(outcome: RemediationOutcome | None) -> dict[str, Any] | None:
     if outcome is None:
         return None
@@ -170,8 +167,8 @@ def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remedia
             str(r.status).upper() if r.status is not ActionStatus.APPLIED else "applied",
             "Set-TransportConfig" if r.action.kind is ActionKind.SET_ORG else "Set-CASMailbox",
             r.action.target,
-            _setting(r.action.before),
-            _setting(r.action.after),
+            commands.powershell_value(r.action.before),
+            commands.powershell_value(r.action.after),
         )
         for r in outcome.results
     ]

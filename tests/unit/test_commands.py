@@ -1,0 +1,77 @@
+"""The commands messages tell people to run: one builder spells each, and nothing in
+the product spells a PowerShell fix by hand."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from shared.core import commands
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+GUID = "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
+
+
+@pytest.mark.parametrize(("value", "spelled"), [(True, "$true"), (False, "$false"), (None, "$null")])
+def test_powershell_values(value, spelled):
+    assert commands.powershell_value(value) == spelled
+    assert (
+        commands.set_transport_config(value)
+        == f"Set-TransportConfig -SmtpClientAuthenticationDisabled {spelled}"
+    )
+    assert (
+        commands.set_cas_mailbox(GUID, value)
+        == f"Set-CASMailbox -Identity {GUID} -SmtpClientAuthenticationDisabled {spelled}"
+    )
+
+
+def test_addresses_and_the_placeholder_stay_bare():
+    assert commands.set_cas_mailbox("scan.er+1@contoso.com", False).split()[2] == "scan.er+1@contoso.com"
+    assert commands.set_cas_mailbox("ADDRESS", False).split()[2] == "ADDRESS"
+
+
+@pytest.mark.parametrize(
+    ("identity", "quoted"),
+    [
+        ("a b", "'a b'"),
+        ("$(Remove-Mailbox x)", "'$(Remove-Mailbox x)'"),  # single quotes expand nothing
+        ("o'brien", "'o''brien'"),
+        ("o\u2019brien", "'o\u2019\u2019brien'"),  # PowerShell reads a typographic quote as one too
+        ("-Confirm", "'-Confirm'"),  # not a parameter of its own
+        ("x; Set-TransportConfig", "'x; Set-TransportConfig'"),
+    ],
+)
+def test_tenant_supplied_identities_are_one_literal_argument(identity, quoted):
+    command = commands.set_cas_mailbox(identity, True)
+    assert command == f"Set-CASMailbox -Identity {quoted} -SmtpClientAuthenticationDisabled $true"
+    # Inside the quotes every quote character comes in pairs: none ends the literal early.
+    inner = quoted[1:-1]
+    assert all(len(run) % 2 == 0 for run in re.findall("['\u2018\u2019\u201a\u201b]+", inner))
+
+
+def test_cli_commands_quote_what_the_tenant_supplies():
+    assert commands.exception_remove(GUID, "a'b@contoso.com").endswith("--mailbox 'a'\"'\"'b@contoso.com'")
+    assert commands.exception_add(GUID).startswith(
+        f"{commands.CLI} exception add --tenant {GUID} --mailbox ADDRESS"
+    )
+
+
+# A PowerShell fix spelled outside the builder would drift from it (and from its quoting).
+HAND_SPELLED = re.compile(
+    r"Set-CASMailbox -Identity|-SmtpClientAuthenticationDisabled \$|Set-TransportConfig -"
+)
+
+
+def test_no_module_spells_a_powershell_fix_by_hand():
+    builder = SHARED / "core" / "commands.py"
+    offenders = [
+        f"{path.relative_to(SHARED.parent)}:{n}: {line.strip()}"
+        for path in sorted(SHARED.rglob("*.py"))
+        if path != builder
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if HAND_SPELLED.search(line)
+    ]
+    assert offenders == []
+    assert HAND_SPELLED.search(builder.read_text(encoding="utf-8"))  # the pattern does match the real thing
