@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.core.rules import Rule
 
 from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN
 
@@ -27,9 +31,17 @@ class FindingKind(StrEnum):
     EXCEPTION_UNUSED = "exception-unused"
 
     @property
+    def rule(self) -> Rule:
+        """This kind's entry in the rule catalogue (label, severity, controls)."""
+        # Imported here: the catalogue is built from this enum.
+        from shared.core.rules import CATALOGUE
+
+        return CATALOGUE[self]
+
+    @property
     def is_compliance_failure(self) -> bool:
-        # An unused exception is hygiene: worth telling, not a policy breach.
-        return self is not FindingKind.EXCEPTION_UNUSED
+        # False for hygiene (an unused exception): worth telling, not a policy breach.
+        return self.rule.compliance_failure
 
 
 class Status(StrEnum):

@@ -1,6 +1,6 @@
 """The drift rules: desired state + observation + now -> findings. Pure.
 
-Rules (CISA SCuBA MS.EXO.5.1v1, CIS M365 6.5.4):
+Rules (their labels, severities and controls: rules.py):
 
 * the org value of ``SmtpClientAuthenticationDisabled`` must equal the desired one;
 * a mailbox override ``null`` follows the org, ``true`` is compliant, and ``false``

@@ -49,19 +49,19 @@ from shared.core.model import (
 )
 from shared.core.policy import ExceptionIndex
 
-_FIXABLE = (FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION, FindingKind.MAILBOX_EXCEPTION_EXPIRED)
-
 
 def actions_for(findings: Iterable[Finding], policy: TenantPolicy) -> list[Action]:
-    """One action per finding that remediation can fix; org first, then by mailbox.
+    """One action per finding the rule catalogue calls remediable; org first, then by mailbox.
     A mailbox listed twice still gets one action."""
     actions: dict[str, Action] = {}
     for finding in findings:
+        if not finding.kind.rule.remediable:
+            continue
         if finding.kind is FindingKind.ORG_SETTING_DRIFT:
             actions["org"] = Action(
                 ActionKind.SET_ORG, "organization", finding.actual, policy.desired_org_disabled, finding.kind
             )
-        elif finding.kind in _FIXABLE and finding.mailbox_guid:
+        elif finding.mailbox_guid:
             actions.setdefault(
                 finding.mailbox_guid.lower(),
                 Action(

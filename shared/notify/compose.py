@@ -22,22 +22,16 @@ from shared.notify.text import MAX_NOTE, PRODUCT, clean, smtp, when
 
 MAX_EVIDENCE = 3  # sign-ins shown per held action
 
-_KIND_LABEL = {
-    FindingKind.ORG_SETTING_DRIFT: "organization switch",
-    FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION: "no approved exception",
-    FindingKind.MAILBOX_EXCEPTION_EXPIRED: "exception expired",
-    FindingKind.EXCEPTION_UNUSED: "exception not used",
-}
 _STATUS_LABEL = {Status.COMPLIANT: "Compliant", Status.DRIFT: "Drift", Status.ERROR: "Could not check"}
 
 
 def finding_line(finding: Finding, since: datetime | None = None, *, resolved: bool = False) -> Line:
     target = "Organization (Set-TransportConfig)" if finding.kind is FindingKind.ORG_SETTING_DRIFT else None
-    label = _KIND_LABEL[finding.kind]
+    rule = finding.kind.rule
     if resolved:
-        detail = f"{label}: resolved"
+        detail = f"{rule.label}: resolved"
     else:
-        detail = f"{label}: SMTP AUTH {smtp(finding.actual)}, policy: {smtp(finding.desired)}"
+        detail = f"{rule.label} ({rule.severity}): SMTP AUTH {smtp(finding.actual)}, policy: {smtp(finding.desired)}"
         if since is not None:
             detail += f", since {when(since)}"
     return Line(clean(target or finding.target), clean(detail, MAX_NOTE))

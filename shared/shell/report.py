@@ -32,6 +32,9 @@ def result_json(result: CheckResult) -> dict[str, Any]:
         "findings": [
             {
                 "kind": str(f.kind),
+                # From the rule catalogue; added in version 1 (new keys do not break readers).
+                "severity": str(f.kind.rule.severity),
+                "controls": list(f.kind.rule.controls),
                 "mailbox": f.target,
                 "mailbox_guid": f.mailbox_guid,
                 "actual": f.actual,
@@ -91,9 +94,10 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
             f"(policy: {smtp_auth(r.org_desired)})   mailboxes scanned: {r.mailboxes_scanned:,}"
         )
         if r.findings:
-            rows = [("KIND", "MAILBOX", "SMTP AUTH", "POLICY")]
+            rows = [("KIND", "SEVERITY", "MAILBOX", "SMTP AUTH", "POLICY")]
             rows += [
-                (str(f.kind), f.target, smtp_auth(f.actual), smtp_auth(f.desired)) for f in r.findings[:limit]
+                (str(f.kind), str(f.kind.rule.severity), f.target, smtp_auth(f.actual), smtp_auth(f.desired))
+                for f in r.findings[:limit]
             ]
             lines += table(rows)
             if len(r.findings) > limit:

@@ -54,6 +54,8 @@ def test_exit_codes_follow_compliance(tenant, tenant_id):
     assert result["mailboxes_scanned"] == 51
     (finding,) = result["findings"]
     assert finding["kind"] == "mailbox-enabled-without-exception"
+    assert (finding["severity"], finding["controls"]) == ("medium", ["CIS M365 6.5.4"])
+    assert doc["version"] == 1  # the new keys are additive
     assert finding["mailbox"] == printer.address and finding["mailbox_guid"] == printer.guid
     assert (finding["actual"], finding["desired"]) == (False, True)
     assert datetime.fromisoformat(result["checked_at"]).tzinfo is not None
