@@ -1,5 +1,5 @@
 """The desired state a benchmark tenant starts from, written with the product's own
-store (validated rows, as ``python -m shared tenant add`` / ``exception add`` write)."""
+store (validated rows, as ``smtp-auth-guard tenant add`` / ``exception add`` write)."""
 
 from __future__ import annotations
 

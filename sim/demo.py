@@ -22,6 +22,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from shared.core.commands import CLI
 from shared.core.model import MailboxException
 from shared.shell import report
 from shared.shell.cli import main as cli
@@ -48,7 +49,7 @@ def say(text: str = "") -> None:
 
 
 def run_cli(*args: str) -> int:
-    say(f"$ python -m shared {shlex.join(args)}")
+    say(f"$ {CLI} {shlex.join(args)}")
     code = cli(list(args))
     say()
     return code

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 import shlex
 
-CLI = "python -m shared"
+# The console script `pip install .` puts on PATH; `python -m shared` runs the same.
+CLI = "smtp-auth-guard"
 
 
 def exception_add(tenant: str, mailbox: str = "ADDRESS") -> str:
@@ -27,6 +28,21 @@ def exception_remove(tenant: str, mailbox: str = "ADDRESS") -> str:
 
 def exception_list(tenant: str) -> str:
     return f"{CLI} exception list --tenant {shlex.quote(tenant)}"
+
+
+def tenant_add(tenant: str = "TENANT") -> str:
+    target = tenant if tenant == "TENANT" else shlex.quote(tenant)
+    return f"{CLI} tenant add --tenant {target} --domain DOMAIN"
+
+
+def check(tenant: str | None = None, *, json: bool = False) -> str:
+    return (
+        f"{CLI} check" + (f" --tenant {shlex.quote(tenant)}" if tenant else "") + (" --json" if json else "")
+    )
+
+
+def audit(tenant: str) -> str:
+    return f"{CLI} audit --tenant {shlex.quote(tenant)}"
 
 
 # -- Exchange Online PowerShell ----------------------------------------------------

@@ -224,7 +224,7 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
     if any(e.error is not None for e in events):
         out.append(
             "Check the identity's permissions (docs/permissions.md) and the tenant's desired-state "
-            f"rows; the whole error: python -m shared check --tenant {tenant}"
+            f"rows; the whole error: {commands.check(tenant)}"
         )
     # One exact fix per kind of open finding, as the check's own message gives it.
     seen: set[FindingKind] = set()
@@ -246,7 +246,7 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
             "the command) or agree the change with its owner; remediation tries again every run."
         )
     if EventKind.REMEDIATION_FAILED in kinds:
-        out.append(f"Every remediation attempt and its error: python -m shared audit --tenant {tenant}")
+        out.append(f"Every remediation attempt and its error: {commands.audit(tenant)}")
     if EventKind.REMEDIATION_STOPPED in kinds:
         out.append(
             "Remediation stopped before changing anything it could not record: check the function's "

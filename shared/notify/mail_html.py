@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
+from shared.core import commands
 from shared.notify.message import Message, Section, Tone
 
 _COLOR = {Tone.ATTENTION: "#c4314b", Tone.WARNING: "#c17f00", Tone.GOOD: "#237b4b", Tone.DEFAULT: "#4b5563"}
@@ -40,7 +41,7 @@ def _section(section: Section) -> str:
     if section.more:
         parts.append(
             f'<p style="margin:6px 0 0;color:#6b7280">… and {section.more:,} more '
-            "(<code>python -m shared check --json</code> lists them all)</p>"
+            f"(<code>{e(commands.check(json=True))}</code> lists them all)</p>"
         )
     return "".join(parts)
 

@@ -1,4 +1,5 @@
-"""``python -m shared``: manage desired state and run checks from a workstation.
+"""``smtp-auth-guard`` (or ``python -m shared``): manage desired state and run checks
+from a workstation.
 
 Exit codes (design contract): 0 compliant / done, 1 drift found, 2 could not check
 or bad input.
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from azure.core.exceptions import AzureError
 
 from shared.adapters.credentials import workstation_credential
+from shared.core.commands import CLI, tenant_add
 from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN, Bounds
 from shared.core.model import EvidencePolicy, MailboxException, Mode, Status, TenantPolicy
 from shared.core.validation import (
@@ -90,7 +92,7 @@ _date_arg = _arg(_date)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m shared",
+        prog=CLI,
         description="SMTP AUTH Guard: keep SMTP AUTH off in Exchange Online, with approved exceptions.",
         epilog="Settings come from the environment: AzureWebJobsStorage, SMTPAUTH_EXCHANGE_URL, "
         "SMTPAUTH_GRAPH_URL, SMTPAUTH_HOME_TENANT, AZURE_CLIENT_ID. Exit codes: 0 compliant, "
@@ -230,7 +232,7 @@ async def _check(settings: Settings, args: argparse.Namespace) -> int:
     progress.done()
     results = cycle.results
     if args.tenant and not results:
-        raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
+        raise UsageError(f"tenant {args.tenant} is not monitored (add it: {tenant_add(args.tenant)})")
     if cycle.queued:
         print(f"{cycle.queued} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
     if args.json:
@@ -287,7 +289,7 @@ async def _exception(settings: Settings, args: argparse.Namespace) -> int:
         loads = await services.desired.load(args.tenant)
         if not loads or loads[0].policy is None:
             raise UsageError(
-                f"tenant {args.tenant} has no tenant row: add it first with python -m shared tenant add"
+                f"tenant {args.tenant} has no tenant row: add it first with {tenant_add(args.tenant)}"
             )
         load, policy = loads[0], loads[0].policy
         if args.action == "add":
@@ -362,7 +364,7 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
     async with _runtime(settings) as services:
         loads = await services.desired.load(args.tenant)
         if not loads:
-            raise UsageError(f"tenant {args.tenant} is not monitored (add it: python -m shared tenant add)")
+            raise UsageError(f"tenant {args.tenant} is not monitored (add it: {tenant_add(args.tenant)})")
         result = await plan_tenant(loads[0], services)
     if args.json:
         print(json.dumps(report.plan_json(result), indent=2))

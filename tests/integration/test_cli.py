@@ -123,6 +123,7 @@ def test_tenant_add_refuses_what_the_row_loader_would_refuse(tenant_id, args, me
 def test_unknown_tenant_is_a_clear_error(tenant_id):
     out = cli("check", "--tenant", tenant_id)
     assert out.returncode == 2 and "is not monitored" in out.stderr
+    assert f"smtp-auth-guard tenant add --tenant {tenant_id} --domain DOMAIN" in out.stderr
 
 
 def test_tenant_list_and_remove(tenant_id):
@@ -145,7 +146,7 @@ def test_tenant_list_and_remove(tenant_id):
 )  # fmt: skip
 def test_every_command_has_help(command):
     out = cli(*command, "--help")
-    assert out.returncode == 0 and out.stdout.startswith("usage: python -m shared")
+    assert out.returncode == 0 and out.stdout.startswith("usage: smtp-auth-guard")
 
 
 def test_exception_remove(tenant, tenant_id):

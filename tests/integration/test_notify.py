@@ -73,7 +73,7 @@ async def test_drift_opened_then_nothing_then_resolved(sim, tenant_id):
         "SMTP AUTH ON, policy: off" in text
         and "Set-TransportConfig -SmtpClientAuthenticationDisabled $true" in text
     )
-    assert f"python -m shared exception add --tenant {tenant_id}" in text
+    assert f"smtp-auth-guard exception add --tenant {tenant_id}" in text
     assert post.size <= 27 * 1024 and post.payload["type"] == "message"
     assert (mail.sender, mail.to, mail.content_type) == (SENDER, RECIPIENTS, "html")
     assert mail.subject == f"[SMTP AUTH Guard] SMTP AUTH drift found in {domain}: org SMTP AUTH ON, 2 new"

@@ -10,7 +10,8 @@ import pytest
 
 from shared.core import commands
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT / "shared"
 GUID = "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
 
 
@@ -75,3 +76,26 @@ def test_no_module_spells_a_powershell_fix_by_hand():
     ]
     assert offenders == []
     assert HAND_SPELLED.search(builder.read_text(encoding="utf-8"))  # the pattern does match the real thing
+
+
+# A CLI hint spelled by hand would miss a rename of the command (it was `python -m shared`).
+HAND_SPELLED_CLI = re.compile(
+    r"(python -m shared|smtp-auth-guard) (check|tenant|exception|plan|audit|history)\b"
+)
+
+
+def test_every_cli_hint_comes_from_the_builder():
+    builder = SHARED / "core" / "commands.py"
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for folder in (SHARED, ROOT / "sim")
+        for path in sorted(folder.rglob("*.py"))
+        if path != builder
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if HAND_SPELLED_CLI.search(line)
+    ]
+    assert offenders == []
+    assert commands.CLI == "smtp-auth-guard"
+    assert commands.check("t1", json=True) == "smtp-auth-guard check --tenant t1 --json"
+    assert commands.audit("t 1") == "smtp-auth-guard audit --tenant 't 1'"
+    assert commands.tenant_add() == "smtp-auth-guard tenant add --tenant TENANT --domain DOMAIN"

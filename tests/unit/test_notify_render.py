@@ -53,7 +53,7 @@ def test_drift_opened_says_which_tenant_what_how_since_when_and_what_to_do():
     assert "Checked: 2026-11-28 09:00 UTC" in text  # since when (new drift began now)
     assert "Set-TransportConfig -SmtpClientAuthenticationDisabled $true" in text  # the exact fix
     assert "Set-CASMailbox -Identity" in text
-    assert f"python -m shared exception add --tenant {TENANT} --mailbox printer@contoso.com" in text
+    assert f"smtp-auth-guard exception add --tenant {TENANT} --mailbox printer@contoso.com" in text
     envelope = json.loads(body)
     assert envelope["type"] == "message"
     (attachment,) = envelope["attachments"]
@@ -111,7 +111,7 @@ def test_remediation_outcomes_render_with_reason_and_evidence():
     assert "held, SMTP AUTH stays ON (remediation would set off)" in text
     assert "Sign-ins: a@contoso.com on 2026-11-26 09:00 UTC from 198.51.100.20 (Authenticated SMTP)" in text
     assert "access denied" in text and "Sign-in evidence read for 30 days." in text
-    assert f"python -m shared audit --tenant {TENANT}" in text
+    assert f"smtp-auth-guard audit --tenant {TENANT}" in text
     html = mail_html.render(message).html
     assert "198.51.100.20" in html and "Remediation held (1)" in html
 
