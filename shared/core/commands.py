@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import string
 
 # The console script `pip install .` puts on PATH; `python -m shared` runs the same.
 CLI = "smtp-auth-guard"
@@ -48,7 +49,7 @@ def audit(tenant: str) -> str:
 # -- Exchange Online PowerShell ----------------------------------------------------
 
 # Characters that need no quoting in a PowerShell argument: GUIDs and addresses.
-_PS_BARE = re.compile(r"[A-Za-z0-9@._+-]+")
+_PS_BARE = frozenset(string.ascii_letters + string.digits + "@._+-")
 # PowerShell reads the typographic single quotes as quotes too: each is doubled.
 _PS_QUOTES = re.compile("(['\u2018\u2019\u201a\u201b])")
 
@@ -61,7 +62,7 @@ def powershell_value(value: bool | None) -> str:
 def powershell_quote(text: str) -> str:
     """One PowerShell argument: bare when safe, else a single-quoted literal (no
     variables or subexpressions are expanded inside single quotes)."""
-    if _PS_BARE.fullmatch(text) and not text.startswith("-"):
+    if text and _PS_BARE.issuperset(text) and not text.startswith("-"):
         return text
     return "'" + _PS_QUOTES.sub(r"\1\1", text) + "'"
 

@@ -37,6 +37,7 @@ def test_addresses_and_the_placeholder_stay_bare():
     ("identity", "quoted"),
     [
         ("a b", "'a b'"),
+        ("", "''"),  # still one argument
         ("$(Remove-Mailbox x)", "'$(Remove-Mailbox x)'"),  # single quotes expand nothing
         ("o'brien", "'o''brien'"),
         ("o\u2019brien", "'o\u2019\u2019brien'"),  # PowerShell reads a typographic quote as one too
