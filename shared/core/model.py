@@ -94,6 +94,29 @@ class TenantPolicy:
     max_changes_per_run: int = MAX_CHANGES_PER_RUN.default
 
 
+@dataclass(frozen=True)
+class TenantLoad:
+    """One tenant's desired state as loaded.
+
+    ``policy`` is set when the tenant row parsed; any error (in it or in an exception
+    row) makes the tenant "could not check": checking against half a policy would
+    raise false alarms, and remediating on it could break an approved mailbox.
+    """
+
+    tenant_id: str
+    policy: TenantPolicy | None
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.policy is not None and not self.errors
+
+    @property
+    def enabled(self) -> bool:
+        # A tenant whose own row is unreadable is reported, not silently skipped.
+        return self.policy is None or self.policy.enabled
+
+
 @dataclass(frozen=True, slots=True)
 class MailboxSetting:
     """One CAS mailbox, reduced to what the rules need."""

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
 from shared.core.limits import NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
-from shared.core.model import CheckResult, Status
+from shared.core.model import CheckResult, Status, TenantLoad
 from shared.notify import card, mail_html
 from shared.notify.compose import compose
 from shared.notify.delivery import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
@@ -27,7 +27,6 @@ from shared.notify.message import Message
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.shell.settings import Settings
 from shared.store.outbox import OutboxRow, OutboxStore
-from shared.store.rows import TenantLoad
 from shared.store.runs import HistoryStore
 
 log = logging.getLogger(__name__)

@@ -27,11 +27,12 @@ from shared.core.model import (
     Observation,
     RemediationOutcome,
     Status,
+    TenantLoad,
     TenantPolicy,
 )
 from shared.core.policy import ExceptionIndex, evaluate, status_of
 from shared.shell.remediator import Remediator
-from shared.store import DesiredStateStore, HistoryStore, TenantLoad
+from shared.store import DesiredStateStore, HistoryStore
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.core.model import MailboxException, TenantPolicy
+from shared.core.model import MailboxException, TenantLoad, TenantPolicy
 from shared.core.validation import check_tenant_id, is_domain
-from shared.store.rows import EXCEPTION_PREFIX, TenantLoad, exception_entity, group_policies, tenant_entity
+from shared.store.rows import EXCEPTION_PREFIX, exception_entity, group_policies, tenant_entity
 
 
 def default_policy(home_tenant: str) -> TenantPolicy:

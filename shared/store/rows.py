@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN, Bounds
-from shared.core.model import EvidencePolicy, MailboxException, Mode, TenantPolicy
+from shared.core.model import EvidencePolicy, MailboxException, Mode, TenantLoad, TenantPolicy
 from shared.core.validation import (
     ValidationError,
     check_domain,
@@ -42,29 +42,6 @@ class RowError(ValueError):
         where = f"tenant {tenant!r}, row {row!r}" + (f", field {field_name!r}" if field_name else "")
         super().__init__(f"{where}: {problem}")
         self.tenant, self.row, self.field, self.problem = tenant, row, field_name, problem
-
-
-@dataclass(frozen=True)
-class TenantLoad:
-    """One tenant's desired state as loaded.
-
-    ``policy`` is set when the tenant row parsed; any error (in it or in an exception
-    row) makes the tenant "could not check": checking against half a policy would
-    raise false alarms, and remediating on it could break an approved mailbox.
-    """
-
-    tenant_id: str
-    policy: TenantPolicy | None
-    errors: tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return self.policy is not None and not self.errors
-
-    @property
-    def enabled(self) -> bool:
-        # A tenant whose own row is unreadable is reported, not silently skipped.
-        return self.policy is None or self.policy.enabled
 
 
 def exception_row_key(mailbox_guid: str | None, mailbox: str) -> str:
