@@ -258,6 +258,9 @@ class RemediationOutcome:
     mode: Mode
     results: tuple[ActionResult, ...] = ()
     note: str = ""  # e.g. "evidence unavailable (403): held as the tenant setting says"
+    # Why remediation could not run at all (lock, audit or storage failure): no action
+    # was decided, so there are no results. None: it ran.
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def compose(result: CheckResult, events: Sequence[Event], *, remind_every: timed
         sections.append(
             Section(
                 "Remediation could not run",
-                note=clean(stopped_event.note or "", MAX_NOTE),
+                note=clean(stopped_event.stopped or "", MAX_NOTE),
                 tone=Tone.ATTENTION,
             )
         )

@@ -57,7 +57,7 @@ class Event:
     since: datetime | None = None  # when the finding (or the failure to check) began
     action: ActionResult | None = None  # remediation events
     error: str | None = None  # could-not-check
-    note: str | None = None  # remediation stopped: why
+    stopped: str | None = None  # remediation could not run: why (RemediationOutcome.stopped)
 
     @property
     def identity(self) -> str:
@@ -84,8 +84,8 @@ STOPPED_MARK = "remediation-stopped"  # kept in the told memory while it keeps s
 
 
 def stopped(outcome: RemediationOutcome | None) -> bool:
-    """Remediation could not run at all: no action decided, only a note saying why."""
-    return outcome is not None and not outcome.results and outcome.note.startswith("remediation stopped")
+    """Remediation could not run at all: no action decided, only why."""
+    return outcome is not None and outcome.stopped is not None
 
 
 def remembered(outcome: RemediationOutcome | None) -> frozenset[str]:
@@ -194,7 +194,7 @@ def _remediation(
         return (
             []
             if STOPPED_MARK in told or sticky_only
-            else [Event(EventKind.REMEDIATION_STOPPED, note=outcome.note)]
+            else [Event(EventKind.REMEDIATION_STOPPED, stopped=outcome.stopped)]
         )
     out = []
     for r in outcome.results:

@@ -157,13 +157,13 @@ async def _remediate(
     dry_run: bool = False,
 ) -> RemediationOutcome | None:
     """Remediation never costs the check its result: a storage failure (lock, audit)
-    is reported in the outcome's note, and nothing after it is written."""
+    is reported as the outcome's ``stopped``, and nothing after it is written."""
     try:
         return await services.remediator.run(policy, observed, findings, now, dry_run=dry_run)
     except Exception as exc:  # an unexpected answer must not cost the check its record
         log.exception("tenant %s: remediation stopped", policy.tenant_id)
         why = _describe(exc) if isinstance(exc, AzureError) else f"{type(exc).__name__}: {exc}"
-        return RemediationOutcome(policy.mode, (), note=f"remediation stopped: {why}")
+        return RemediationOutcome(policy.mode, stopped=why)
 
 
 async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:

@@ -129,7 +129,8 @@ def remediation_json(outcome: RemediationOutcome | None) -> dict[str, Any] | Non
         return None
     return {
         "mode": str(outcome.mode),
-        "note": outcome.note or None,
+        "note": _note(outcome) or None,
+        "stopped": outcome.stopped,
         "actions": [
             {
                 "action": str(r.action.kind),
@@ -150,15 +151,25 @@ def remediation_json(outcome: RemediationOutcome | None) -> dict[str, Any] | Non
     }
 
 
+def _note(outcome: RemediationOutcome) -> str:
+    # Said as before the stop had a field of its own, for people and scripts reading it.
+    if outcome.stopped is not None:
+        return f"remediation stopped: {outcome.stopped}"
+    return outcome.note
+
+
 def plan_json(result: CheckResult) -> dict[str, Any]:
     doc = result_json(result)
-    doc["plan"] = remediation_json(result.remediation) or {"mode": None, "note": None, "actions": []}
+    empty = {"mode": None, "note": None, "stopped": None, "actions": []}
+    doc["plan"] = remediation_json(result.remediation) or empty
     return doc
 
 
 def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remediation") -> list[str]:
-    if outcome is None or not (outcome.results or outcome.note):
+    if outcome is None or not (outcome.results or outcome.note or outcome.stopped is not None):
         return [f"  {verb}: nothing to do."]
+    if outcome.stopped is not None:
+        return [f"  {verb}: nothing done.", f"  Note: {_note(outcome)}"]
     counts: dict[str, int] = {}
     for r in outcome.results:
         counts[str(r.status)] = counts.get(str(r.status), 0) + 1

@@ -14,6 +14,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 
 from shared.core.model import ActionStatus, EvidencePolicy, Mode, Status
+from shared.shell import report
 from shared.shell.engine import check_tenants
 from shared.store.rows import exception_entity
 from sim.graph_signins import sign_in
@@ -288,6 +289,23 @@ async def test_an_exception_approved_since_the_check_is_respected(sim, tenant_id
     (outcome,) = result.remediation.results
     assert outcome.status is ActionStatus.SKIPPED and "approved since the check" in outcome.reason
     assert sets(sim, tenant_id) == [] and tenant.mailbox_at(1).smtp_auth_disabled is False
+
+
+async def test_remediation_that_cannot_take_its_lock_stops_and_says_why(sim, tenant_id, app_env):
+    domain = "no-lock.onmicrosoft.com"
+    seeded(sim, tenant_id, domain, overrides={1: False})
+    service = TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"])
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        service.delete_table(app_env["SMTPAUTH_TABLE_PREFIX"] + "Locks")  # storage lost under the run
+        (result,) = await check_tenants(svc)
+    outcome = result.remediation
+    assert result.status is Status.DRIFT and outcome.results == () and outcome.note == ""
+    assert outcome.stopped and "Not Found" in outcome.stopped
+    assert sets(sim, tenant_id) == []
+    assert report.remediation_json(outcome)["note"] == f"remediation stopped: {outcome.stopped}"
+    assert report.remediation_json(outcome)["stopped"] == outcome.stopped
+    assert f"Note: remediation stopped: {outcome.stopped}" in report.text([result])
 
 
 async def test_evidence_window_is_the_tenant_setting(sim, tenant_id):

@@ -182,9 +182,7 @@ def test_remediation_that_could_not_run_is_told_once_and_keeps_the_holds():
 
     open_drift = findings("a@contoso.com")
     base = result(open_drift, before=open_drift)  # nothing new about the drift itself
-    stopped = replace(
-        base, remediation=RemediationOutcome(Mode.REMEDIATE, (), "remediation stopped: table down")
-    )
+    stopped = replace(base, remediation=RemediationOutcome(Mode.REMEDIATE, stopped="table down"))
     told = frozenset({"held-token"})
     (event,) = derive(stopped, Memory(None, told), first_seen={}, remind_every=None)
     assert event.kind is EventKind.REMEDIATION_STOPPED
@@ -194,3 +192,15 @@ def test_remediation_that_could_not_run_is_told_once_and_keeps_the_holds():
     remembered = next_memory(stopped, Memory(None, told))
     assert "held-token" in remembered  # the earlier holds are not told again
     assert derive(stopped, Memory(None, remembered), first_seen={}, remind_every=None) == ()
+
+
+def test_only_the_stopped_field_says_remediation_could_not_run():
+    from shared.core.model import Mode, RemediationOutcome
+    from shared.notify.events import Memory, derive, next_memory
+
+    open_drift = findings("a@contoso.com")
+    base = result(open_drift, before=open_drift)
+    # A note is text for people; whatever it says, it never reads as a stop.
+    worded = replace(base, remediation=RemediationOutcome(Mode.REMEDIATE, (), "remediation stopped: no"))
+    assert derive(worded, Memory(None, frozenset()), first_seen={}, remind_every=None) == ()
+    assert next_memory(worded, Memory(None, frozenset({"held-token"}))) == frozenset()
