@@ -13,7 +13,7 @@ from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
-from shared.notify.delivery import DeliveryError
+from shared.core.delivery import DeliveryError
 
 TIMEOUT_S = 30.0
 # msgraph's retry handler honours Retry-After without a cap and adds a 3 s base

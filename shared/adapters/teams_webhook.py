@@ -21,8 +21,8 @@ from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, HttpLo
 from azure.core.rest import HttpRequest
 
 from shared.adapters.pipeline import JitteredRetryPolicy, user_agent_policy
+from shared.core.delivery import DeliveryError
 from shared.core.validation import is_loopback
-from shared.notify.delivery import DeliveryError
 
 TIMEOUT_S = 30.0
 # Wait in-run for a short Retry-After only; a longer one is the outbox's job.

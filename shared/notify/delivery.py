@@ -1,5 +1,6 @@
 """The outbox's decisions: where a notification goes, its idempotency key, and when a
-failed send is tried again. Pure; the table I/O is shared/store/outbox.py.
+failed send is tried again. Pure; the table I/O is shared/store/outbox.py, the
+nouns (streams, channels, targets, states) are in shared/core/delivery.py.
 
 Every notification is written to the outbox before it is sent and marked sent
 after, so a crash, a webhook answering 500, Graph throttling or a timeout never
@@ -11,10 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
+from shared.core.delivery import Channel, Stream, Target
 from shared.core.model import TenantPolicy
 
 # After the n-th failed attempt wait FIRST * 2**(n-1), at most MAX (and never less
@@ -22,36 +22,6 @@ from shared.core.model import TenantPolicy
 # is given up after about 16 hours.
 BACKOFF_FIRST = timedelta(minutes=10)
 BACKOFF_MAX = timedelta(hours=6)
-# A claimed row is invisible to other runs this long: enough for one send with its
-# timeout; a run that died mid-send has its row picked up again after it.
-LEASE = timedelta(minutes=5)
-
-
-class Stream(StrEnum):
-    """Separate sequences per tenant: a digest never counts as the last alert."""
-
-    EVENTS = "events"
-    DIGEST = "digest"
-
-
-class Channel(StrEnum):
-    TEAMS = "teams"
-    EMAIL = "email"
-
-
-class State(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    DEAD = "dead"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where one copy goes: the NAME of the webhook app setting (never the URL), or
-    the recipients."""
-
-    channel: Channel
-    address: str
 
 
 def targets(policy: TenantPolicy | None) -> tuple[Target, ...]:
@@ -93,13 +63,3 @@ def notification_key(
     gets a new key and is told again."""
     text = "\n".join([str(stream), tenant.lower(), str(follows), *sorted(set(identities))])
     return hashlib.sha256(text.encode()).hexdigest()[:40]
-
-
-class DeliveryError(Exception):
-    """A send that did not go through. The message never holds a secret (no webhook
-    URL, no token); ``retry_after`` is the service's Retry-After in seconds."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.permanent = permanent  # the same request can never succeed (e.g. 400)

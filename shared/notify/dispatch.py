@@ -15,21 +15,28 @@ from datetime import datetime, timedelta
 
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
+from shared.core.delivery import Channel, DeliveryError, Stream
 from shared.core.limits import NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
 from shared.core.model import CheckResult, Status, TenantLoad
 from shared.notify import card, mail_html
 from shared.notify.compose import compose
-from shared.notify.delivery import Channel, DeliveryError, Stream, next_attempt, notification_key, targets
+from shared.notify.delivery import next_attempt, notification_key, targets
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.digest import identity as digest_identity
 from shared.notify.events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
-from shared.notify.message import Message
+from shared.notify.message import Message, fit
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.shell.settings import Settings
-from shared.store.outbox import OutboxRow, OutboxStore
+from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
 from shared.store.runs import HistoryStore
 
 log = logging.getLogger(__name__)
+
+
+def outbox_payload(message: Message) -> str:
+    """The message as the outbox keeps it: shortened to fit one table property (fewer
+    lines, "and N more"), never cut mid-JSON."""
+    return fit(message, lambda m: len(m.to_json()), MAX_PAYLOAD_CHARS).to_json()
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,8 @@ class Notifier:
                 h.seq if result.previous_run is None else result.previous_run,
                 identities,
             ),
-            message,
+            message.title,
+            outbox_payload(message),
             to,
             result.checked_at,
             told=told,
@@ -169,8 +177,9 @@ class Notifier:
             org_actual=success.get("OrgActual") if success else None,
         )
         key = notification_key(Stream.DIGEST, tenant, None, [digest_identity(now)])
+        message = compose_digest(digest, now)
         return await self.outbox.enqueue(
-            tenant, Stream.DIGEST, lambda _: key, compose_digest(digest, now), to, now
+            tenant, Stream.DIGEST, lambda _: key, message.title, outbox_payload(message), to, now
         )
 
     # -- sending -----------------------------------------------------------------------

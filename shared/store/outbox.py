@@ -5,8 +5,9 @@ Rows:
 * ``head:<stream>``: ``Seq``, ``LastKey``, ``LastAt`` of the stream's latest
   notification, and ``Told`` (held/failed remediation already told, events only);
 * ``msg:<stream>:<seq>:<channel>``: one copy to deliver: ``State`` (pending, sent, dead),
-  ``Attempts``, ``NextAttempt``, ``LastError``, ``Title``, ``Payload`` (the Message as
-  JSON), ``Address`` (webhook app-setting NAME or recipients; never a URL).
+  ``Attempts``, ``NextAttempt``, ``LastError``, ``Title``, ``Payload`` (the message as
+  JSON text, made and read by the notifier; the store never looks inside), ``Address``
+  (webhook app-setting NAME or recipients; never a URL).
 
 Queuing is one entity-group transaction: create the copies (fails if they exist)
 and move the head with its ETag (fails if another run moved it first). The run that
@@ -27,12 +28,13 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.notify.delivery import LEASE, Channel, State, Stream, Target
-from shared.notify.message import Message, fit
+from shared.core.delivery import LEASE, Channel, State, Stream, Target
 
 log = logging.getLogger(__name__)
 
-MAX_PAYLOAD_CHARS = 30_000  # ASCII JSON: 60 KB as UTF-16, under the 64 KB property limit
+# ASCII JSON: 60 KB as UTF-16, under the 64 KB property limit. The notifier fits its
+# message to this; the store refuses more rather than cut JSON in half.
+MAX_PAYLOAD_CHARS = 30_000
 MAX_ERROR_CHARS = 2_000
 _RACES = 5
 
@@ -105,17 +107,22 @@ class OutboxStore:
         tenant: str,
         stream: Stream,
         make_key: Callable[[Head], str],
-        message: Message,
+        title: str,
+        payload: str,
         targets: Sequence[Target],
         now: datetime,
         told: frozenset[str] | None = None,
         head: Head | None = None,
     ) -> bool:
-        """Queue one copy of ``message`` per target; False when it was queued already
-        (by an overlapping run, or by an earlier attempt of this one). ``make_key``
-        gives the idempotency key given the head it would follow; ``head`` saves a read
-        when the caller has just read it."""
-        payload = fit(message, lambda m: len(m.to_json()), MAX_PAYLOAD_CHARS).to_json()
+        """Queue one copy of ``payload`` (the message as text, ``title`` saying what it
+        is) per target; False when it was queued already (by an overlapping run, or by
+        an earlier attempt of this one). ``make_key`` gives the idempotency key given
+        the head it would follow; ``head`` saves a read when the caller has just read it."""
+        if len(payload) > MAX_PAYLOAD_CHARS:
+            raise ValueError(
+                f"outbox of tenant {tenant}: a payload of {len(payload):,} characters does not fit "
+                f"(at most {MAX_PAYLOAD_CHARS:,})"
+            )
         head = head or await self.head(tenant, stream)
         for _ in range(_RACES):
             key = make_key(head)
@@ -124,7 +131,7 @@ class OutboxStore:
                 return False
             seq = head.seq + 1
             ops: list[Any] = [
-                ("create", self._copy(tenant, stream, seq, key, target, message.title, payload, now))
+                ("create", self._copy(tenant, stream, seq, key, target, title, payload, now))
                 for target in targets
             ]
             ops.append(self._head_op(tenant, stream, head, seq=seq, key=key, at=now, told=told))

@@ -11,12 +11,13 @@ from dataclasses import replace
 import pytest
 
 from shared.adapters.teams_webhook import TeamsSender
-from shared.notify.delivery import State
+from shared.core.delivery import Channel, State, Stream, Target
 from shared.notify.dispatch import NotifyConfig
 from shared.shell.cycle import run_cycle
 from shared.shell.engine import check_tenants
 from shared.shell.jobs import scheduled_check
 from shared.shell.settings import Settings
+from shared.store.outbox import MAX_PAYLOAD_CHARS
 
 from .helpers import services
 from .notify_helpers import (
@@ -410,6 +411,21 @@ async def test_a_row_that_cannot_be_read_is_given_up_not_retried_forever(tenant_
         assert done.dead == ["teams: written by an older release"]
         (row,) = await svc.notifier.outbox.rows(tenant_id)
         assert row.state is State.DEAD and "unreadable message" in row.last_error
+
+
+async def test_the_outbox_refuses_a_payload_it_cannot_keep_whole(tenant_id):
+    async with stack() as (_, notifier):
+        with pytest.raises(ValueError, match="does not fit"):
+            await notifier.outbox.enqueue(
+                tenant_id,
+                Stream.EVENTS,
+                lambda _: "key",
+                "too big",
+                "x" * (MAX_PAYLOAD_CHARS + 1),
+                [Target(Channel.EMAIL, RECIPIENTS[0])],
+                start_clock().now,
+            )
+        assert await notifier.outbox.rows(tenant_id) == []
 
 
 @pytest.mark.usefixtures("webhook")

@@ -9,17 +9,8 @@ from datetime import timedelta
 import pytest
 
 from shared.adapters.teams_webhook import describe, redact, webhook_url
-from shared.notify.delivery import (
-    BACKOFF_MAX,
-    Channel,
-    DeliveryError,
-    Stream,
-    Target,
-    backoff,
-    next_attempt,
-    notification_key,
-    targets,
-)
+from shared.core.delivery import Channel, DeliveryError, Stream, Target
+from shared.notify.delivery import BACKOFF_MAX, backoff, next_attempt, notification_key, targets
 
 from .notify_values import NOW, POLICY
 

@@ -14,10 +14,12 @@ from shared.core.model import ActionStatus, MailboxException, Status
 from shared.notify import card, mail_html
 from shared.notify.compose import compose
 from shared.notify.digest import TenantDigest, compose_digest
+from shared.notify.dispatch import outbox_payload
 from shared.notify.events import Memory, derive
 from shared.notify.message import Message
 from shared.notify.text import clean
 from shared.notify.undelivered import Undelivered, with_undelivered
+from shared.store.outbox import MAX_PAYLOAD_CHARS
 from tests.cards import card_strings
 
 from .notify_values import DOMAIN, HOSTILE, NON_LATIN, NOW, POLICY, TENANT, action, findings, outcome, result
@@ -167,6 +169,15 @@ def test_thousands_of_findings_are_cut_down_under_the_limit():
     assert len(section.lines) + section.more == 5000 and section.more > 4000
     assert f"… and {section.more:,} more" in card_texts(body)
     assert len(card.payload(message, limit=8_000)) <= 8_000
+
+
+def test_thousands_of_findings_fit_one_outbox_property_as_whole_json():
+    message = message_for(result(findings(*(f"user{i:05d}-{NON_LATIN}@contoso.com" for i in range(5000)))))
+    payload = outbox_payload(message)
+    assert len(message.to_json()) > MAX_PAYLOAD_CHARS >= len(payload)
+    kept = Message.from_json(payload)
+    (section,) = [s for s in kept.sections if s.heading.startswith("New drift")]
+    assert kept.title == message.title and len(section.lines) + section.more == 5000
 
 
 def test_even_a_card_of_long_hostile_lines_fits():
