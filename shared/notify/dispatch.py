@@ -167,14 +167,14 @@ class Notifier:
         open_findings = await history.open_findings(tenant)
         digest = TenantDigest(
             policy=policy,
-            status=Status(last[0]["Status"]) if last else None,
-            last_checked=last[0]["CheckedAt"] if last else None,
-            last_success=success["CheckedAt"] if success else None,
+            status=last[0].status if last else None,
+            last_checked=last[0].checked_at if last else None,
+            last_success=success.checked_at if success else None,
             open_findings=sorted(
                 ((o.finding, o.first_seen) for o in open_findings.values()), key=lambda p: p[0].sort_key
             ),
             problems=load.errors,
-            org_actual=success.get("OrgActual") if success else None,
+            org_actual=success.org_actual if success else None,
         )
         key = notification_key(Stream.DIGEST, tenant, None, [digest_identity(now)])
         message = compose_digest(digest, now)

@@ -25,6 +25,7 @@ from shared.core.model import (
     RemediationOutcome,
     Status,
 )
+from shared.store.records import RunRecord
 
 
 class EventKind(StrEnum):
@@ -207,13 +208,12 @@ def _remediation(
     return out
 
 
-def failing_since(runs: Iterable[Mapping[str, object]]) -> datetime | None:
+def failing_since(runs: Iterable[RunRecord]) -> datetime | None:
     """When the current streak of could-not-check runs began (``runs`` newest first,
     as HistoryStore.runs() gives them); None if the newest run could check."""
     since = None
     for run in runs:
-        if run.get("Status") != Status.ERROR:
+        if run.status is not Status.ERROR:
             break
-        at = run.get("CheckedAt")
-        since = at if isinstance(at, datetime) else since
+        since = run.checked_at
     return since

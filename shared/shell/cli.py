@@ -36,6 +36,7 @@ from shared.shell.cycle import run_cycle
 from shared.shell.engine import plan_tenant
 from shared.shell.runtime import Runtime, open_runtime
 from shared.shell.settings import Settings, SettingsError
+from shared.store.records import RecordError
 from shared.store.rows import exception_row_key
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -339,24 +340,7 @@ async def _history(settings: Settings, args: argparse.Namespace) -> int:
     async with _runtime(settings) as services:
         runs = await services.history.runs(args.tenant, args.limit)
         events = await services.history.events(args.tenant, args.limit)
-    rows = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
-    rows += [
-        (
-            r["CheckedAt"].strftime("%Y-%m-%d %H:%M:%S"),
-            r["Status"],
-            f"{r.get('MailboxesScanned', 0):,}",
-            str(r.get("FindingCount", 0)),
-            str(r.get("Opened", "-")),
-            str(r.get("Resolved", "-")),
-        )
-        for r in runs
-    ]
-    print("\n".join(report.table(rows)) if runs else "no runs recorded")
-    if events:
-        print()
-        rows = [("AT", "CHANGE", "KIND", "MAILBOX")]
-        rows += [(e["At"].strftime("%Y-%m-%d %H:%M:%S"), e["Change"], e["Kind"], e["Target"]) for e in events]
-        print("\n".join(report.table(rows)))
+    print(report.history_text(runs, events), end="")
     return EXIT_OK
 
 
@@ -375,42 +359,11 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
     async with _runtime(settings) as services:
-        rows = await services.remediator.audit.list(args.tenant, args.limit)
+        records = await services.remediator.audit.list(args.tenant, args.limit)
     if args.json:
-        keep = (
-            "At",
-            "RunId",
-            "Source",
-            "Action",
-            "Target",
-            "MailboxGuid",
-            "Before",
-            "After",
-            "Status",
-            "Reason",
-        )
-        out = [
-            {k: (r[k].isoformat() if k == "At" else r.get(k)) for k in keep}
-            | {"Evidence": json.loads(r.get("Evidence") or "[]")}
-            for r in rows
-        ]
-        print(json.dumps(out, indent=2))
-        return EXIT_OK
-    table = [("AT", "SOURCE", "STATUS", "ACTION", "TARGET", "BEFORE", "AFTER", "REASON")]
-    table += [
-        (
-            r["At"].strftime("%Y-%m-%d %H:%M:%S"),
-            r["Source"],
-            r["Status"],
-            r["Action"],
-            r["Target"],
-            r["Before"],
-            r["After"],
-            r["Reason"] if len(r["Reason"]) <= 90 else r["Reason"][:87] + "...",
-        )
-        for r in rows
-    ]
-    print("\n".join(report.table(table)) if rows else "no remediation recorded")
+        print(json.dumps(report.audit_json(records), indent=2))
+    else:
+        print(report.audit_text(records), end="")
     return EXIT_OK
 
 
@@ -429,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return asyncio.run(_HANDLERS[args.command](settings, args))
-    except (UsageError, SettingsError) as exc:
+    except (UsageError, SettingsError, RecordError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except AzureError as exc:

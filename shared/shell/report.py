@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.core import commands
 from shared.core.model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
+from shared.store.records import AuditRecord, FindingEvent, RunRecord, setting_text
 
 JSON_VERSION = 1
 
@@ -199,3 +200,88 @@ def plan_text(result: CheckResult) -> str:
     head = text([replace(result, remediation=None)]).rstrip("\n").splitlines()
     body = remediation_text(result.remediation, verb="Plan (nothing has been changed)")
     return "\n".join([*head, "", *body]) + "\n"
+
+
+# -- history and audit (from the stores' records) --------------------------------------
+
+_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else str(n)  # None: the run could not check, so compared nothing
+
+
+def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> str:
+    if not runs:
+        lines = ["no runs recorded"]
+    else:
+        rows = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
+        rows += [
+            (
+                r.checked_at.strftime(_TIME),
+                str(r.status),
+                f"{r.mailboxes_scanned:,}",
+                str(r.finding_count),
+                _count(r.opened),
+                _count(r.resolved),
+            )
+            for r in runs
+        ]
+        lines = table(rows)
+    if events:
+        rows = [("AT", "CHANGE", "KIND", "MAILBOX")]
+        rows += [(e.at.strftime(_TIME), str(e.change), str(e.finding.kind), e.finding.target) for e in events]
+        lines += ["", *table(rows)]
+    return "\n".join(lines) + "\n"
+
+
+def audit_json(records: Sequence[AuditRecord]) -> list[dict[str, Any]]:
+    """The audit rows under their table names (Before/After as stored: "null" is the org default)."""
+    return [
+        {
+            "At": r.at.isoformat(),
+            "RunId": r.run_id,
+            "Source": r.source,
+            "Action": str(r.action),
+            "Target": r.target,
+            "MailboxGuid": r.mailbox_guid or "",
+            "Finding": str(r.finding),
+            "Before": setting_text(r.before),
+            "After": setting_text(r.after),
+            "Status": str(r.status),
+            "Reason": r.reason,
+            "Evidence": [
+                {
+                    "user": s.user,
+                    "user_id": s.user_id,
+                    "at": s.at.isoformat(),
+                    "ip": s.ip_address,
+                    "app": s.app,
+                }
+                for s in r.evidence
+            ],
+            # "none found" and "not read" differ: an empty Evidence alone cannot say which.
+            "EvidenceChecked": r.evidence_checked,
+        }
+        for r in records
+    ]
+
+
+def audit_text(records: Sequence[AuditRecord], *, reason_width: int = 90) -> str:
+    if not records:
+        return "no remediation recorded\n"
+    rows = [("AT", "SOURCE", "STATUS", "ACTION", "TARGET", "BEFORE", "AFTER", "REASON")]
+    rows += [
+        (
+            r.at.strftime(_TIME),
+            r.source,
+            str(r.status),
+            str(r.action),
+            r.target,
+            setting_text(r.before),
+            setting_text(r.after),
+            r.reason if len(r.reason) <= reason_width else r.reason[: reason_width - 3] + "...",
+        )
+        for r in records
+    ]
+    return "\n".join(table(rows)) + "\n"

@@ -1,5 +1,6 @@
 """Append-only audit trail of remediation: every action planned, held, applied,
-skipped or failed, with time, target, before, after, reason and the evidence used."""
+skipped or failed, with time, target, before, after, reason and the evidence used.
+Rows are read back as AuditRecord (store/records.py)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,10 @@ from azure.data.tables.aio import TableClient
 
 from shared.core.model import ActionResult
 from shared.store.keys import newest_first_key, newest_rows
+from shared.store.records import AuditRecord, setting_text
 
 BATCH = 100
 MAX_TEXT = 30_000
-
-
-def _value(v: bool | None) -> str:
-    return "null" if v is None else str(v).lower()
 
 
 def _evidence_json(result: ActionResult) -> str:
@@ -48,8 +46,8 @@ def audit_entity(
         "MailboxGuid": action.mailbox_guid or "",
         "Finding": str(action.finding_kind),
         # Strings, not Booleans: "null" (follow the org) must survive the round trip.
-        "Before": _value(action.before),
-        "After": _value(action.after),
+        "Before": setting_text(action.before),
+        "After": setting_text(action.after),
         "Status": str(result.status),
         "Reason": result.reason[:MAX_TEXT],
         "Evidence": _evidence_json(result),
@@ -79,6 +77,7 @@ class AuditStore:
         for start in range(0, len(ops), BATCH):
             await self._table.submit_transaction(ops[start : start + BATCH])
 
-    async def list(self, tenant: str, limit: int = 50) -> list[dict[str, Any]]:
+    async def list(self, tenant: str, limit: int = 50) -> list[AuditRecord]:
         """The newest audit rows, newest first."""
-        return await newest_rows(self._table, tenant, limit)
+        table = self._table.table_name
+        return [AuditRecord.of(entity, table) for entity in await newest_rows(self._table, tenant, limit)]

@@ -29,6 +29,7 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.core.delivery import LEASE, Channel, State, Stream, Target
+from shared.store.records import Fields
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,17 @@ class Head:
     told: frozenset[str] = frozenset()
     etag: str | None = None  # None: the stream has no head row yet
 
+    @classmethod
+    def of(cls, entity: Any, table: str = "outbox") -> Head:
+        fields = Fields(entity, table)
+        return cls(
+            seq=fields.integer("Seq", 0),
+            last_key=fields.text("LastKey", ""),
+            last_at=fields.optional_moment("LastAt"),
+            told=frozenset(fields.text("Told", "").split()),
+            etag=entity.metadata["etag"],
+        )
+
 
 @dataclass(frozen=True)
 class OutboxRow:
@@ -64,19 +76,20 @@ class OutboxRow:
     etag: str
 
     @classmethod
-    def of(cls, entity: Any) -> OutboxRow:
+    def of(cls, entity: Any, table: str = "outbox") -> OutboxRow:
+        fields = Fields(entity, table)
         return cls(
-            tenant=entity["PartitionKey"],
-            row_key=entity["RowKey"],
-            channel=Channel(entity["Channel"]),
-            address=entity.get("Address", ""),
-            stream=entity.get("Stream", ""),
-            title=entity.get("Title", ""),
-            payload=entity.get("Payload", ""),
-            state=State(entity["State"]),
-            attempts=int(entity.get("Attempts", 0)),
-            created_at=entity["CreatedAt"],
-            last_error=entity.get("LastError", ""),
+            tenant=fields.tenant,
+            row_key=fields.row,
+            channel=fields.choice("Channel", Channel),
+            address=fields.text("Address", ""),
+            stream=fields.text("Stream", ""),
+            title=fields.text("Title", ""),
+            payload=fields.text("Payload", ""),
+            state=fields.choice("State", State),
+            attempts=fields.integer("Attempts", 0),
+            created_at=fields.moment("CreatedAt"),
+            last_error=fields.text("LastError", ""),
             etag=entity.metadata["etag"],
         )
 
@@ -94,13 +107,7 @@ class OutboxStore:
             entity = await self._table.get_entity(tenant, _head_key(stream))
         except ResourceNotFoundError:
             return Head()
-        return Head(
-            seq=int(entity.get("Seq", 0)),
-            last_key=entity.get("LastKey", ""),
-            last_at=entity.get("LastAt"),
-            told=frozenset((entity.get("Told") or "").split()),
-            etag=entity.metadata["etag"],
-        )
+        return Head.of(entity, self._table.table_name)
 
     async def enqueue(
         self,
@@ -224,7 +231,7 @@ class OutboxStore:
             "PartitionKey eq @pk and State eq @state and NextAttempt le @now",
             parameters={"pk": tenant, "state": str(State.PENDING), "now": now},
         )
-        return [OutboxRow.of(entity) async for entity in rows]
+        return [OutboxRow.of(entity, self._table.table_name) async for entity in rows]
 
     async def claim(self, row: OutboxRow, now: datetime) -> OutboxRow | None:
         """Take a copy for one send (ETag-guarded); None if another run took it first."""
@@ -280,7 +287,7 @@ class OutboxStore:
             "PartitionKey eq @pk and State eq @state and Reported eq false",
             parameters={"pk": tenant, "state": str(State.DEAD)},
         )
-        return [OutboxRow.of(entity) async for entity in rows]
+        return [OutboxRow.of(entity, self._table.table_name) async for entity in rows]
 
     async def mark_reported(self, rows: Iterable[OutboxRow]) -> None:
         for row in rows:
@@ -289,4 +296,4 @@ class OutboxStore:
     async def rows(self, tenant: str) -> list[OutboxRow]:
         """Every copy of a tenant, by stream and age (for troubleshooting and tests)."""
         rows = self._table.query_entities("PartitionKey eq @pk and Channel ne ''", parameters={"pk": tenant})
-        return [OutboxRow.of(entity) async for entity in rows]
+        return [OutboxRow.of(entity, self._table.table_name) async for entity in rows]

@@ -1,5 +1,6 @@
 """Run history in Table Storage: one row per run, the open findings of the last
-run, and an append-only log of what opened, changed or resolved.
+run, and an append-only log of what opened, changed or resolved. Rows are read back
+as the typed records of store/records.py.
 
 Writes are O(changes): a run that finds what the last one found writes its run row
 and nothing else, however large the tenant.
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -17,8 +17,9 @@ from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
 
 from shared.core.diff import diff, fingerprint
-from shared.core.model import CheckResult, Finding, FindingKind, HistoryDiff, Status
+from shared.core.model import CheckResult, Finding, HistoryDiff, Status
 from shared.store.keys import newest_first_key, newest_rows, safe_key
+from shared.store.records import FindingEvent, OpenFinding, RunRecord
 
 BATCH = 100  # Table Storage transaction limit (one partition)
 MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit
@@ -34,12 +35,6 @@ class Recorded(NamedTuple):
     # The run this one was compared with ("" for none): two overlapping runs that
     # compared with the same one tell the same change, and the notifier's key says so.
     previous_run: str
-
-
-@dataclass(frozen=True)
-class OpenFinding:
-    finding: Finding
-    first_seen: datetime
 
 
 def finding_entity(tenant: str, finding: Finding, first_seen: datetime) -> dict[str, Any]:
@@ -59,17 +54,6 @@ def finding_entity(tenant: str, finding: Finding, first_seen: datetime) -> dict[
     if finding.desired is not None:
         entity["Desired"] = finding.desired
     return entity
-
-
-def finding_from_entity(entity: dict[str, Any]) -> Finding:
-    return Finding(
-        kind=FindingKind(entity["Kind"]),
-        target=entity["Target"],
-        mailbox_guid=entity.get("MailboxGuid") or None,
-        actual=entity.get("Actual"),
-        desired=entity.get("Desired"),
-        message=entity.get("Message", ""),
-    )
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
@@ -104,8 +88,8 @@ class HistoryStore:
     async def open_findings(self, tenant: str) -> dict[str, OpenFinding]:
         out: dict[str, OpenFinding] = {}
         async for entity in self._findings.query_entities("PartitionKey eq @pk", parameters={"pk": tenant}):
-            finding = finding_from_entity(dict(entity))
-            out[finding.key] = OpenFinding(finding, entity["FirstSeen"])
+            found = OpenFinding.of(entity, self._findings.table_name)
+            out[found.finding.key] = found
         return out
 
     async def record(self, result: CheckResult) -> Recorded:
@@ -122,7 +106,7 @@ class HistoryStore:
         await self._runs.create_entity(self._run_entity(result, change))
         if not last:
             return Recorded(change, None, "")  # "": compared with nothing (the first run)
-        return Recorded(change, Status(last[0]["Status"]), last[0]["RowKey"])
+        return Recorded(change, last[0].status, last[0].row_key)
 
     async def _apply(
         self, tenant: str, change: HistoryDiff, previous: dict[str, OpenFinding], at: datetime
@@ -194,23 +178,25 @@ class HistoryStore:
             )
         return entity
 
-    async def runs(self, tenant: str, limit: int = 20) -> list[dict[str, Any]]:
+    async def runs(self, tenant: str, limit: int = 20) -> list[RunRecord]:
         """The last runs, newest first."""
-        return await newest_rows(self._runs, tenant, limit)
+        table = self._runs.table_name
+        return [RunRecord.of(entity, table) for entity in await newest_rows(self._runs, tenant, limit)]
 
-    async def last_successful_run(self, tenant: str) -> dict[str, Any] | None:
+    async def last_successful_run(self, tenant: str) -> RunRecord | None:
         """The newest run that could check (compliant or drift), however old."""
         async for entity in self._runs.query_entities(
             "PartitionKey eq @pk and Status ne @error",
             parameters={"pk": tenant, "error": str(Status.ERROR)},
             results_per_page=1,
         ):
-            return dict(entity)
+            return RunRecord.of(entity, self._runs.table_name)
         return None
 
-    async def events(self, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+    async def events(self, tenant: str, limit: int = 100) -> list[FindingEvent]:
         """The last finding changes, newest first."""
-        return await newest_rows(self._events, tenant, limit)
+        table = self._events.table_name
+        return [FindingEvent.of(entity, table) for entity in await newest_rows(self._events, tenant, limit)]
 
 
 async def _submit(table: TableClient, ops: Iterable[Any]) -> None:

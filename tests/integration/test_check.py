@@ -63,10 +63,10 @@ async def test_drift_is_found_recorded_and_diffed_between_runs(sim, tenant_id):
         assert [f.kind for f in third.findings] == [FindingKind.MAILBOX_EXCEPTION_EXPIRED]
 
         runs = await svc.history.runs(tenant_id)
-        assert [r["Status"] for r in runs] == ["drift", "drift", "drift"]
-        assert [(r["Opened"], r["Resolved"]) for r in runs] == [(0, 2), (0, 0), (3, 0)]  # newest first
+        assert [r.status for r in runs] == [Status.DRIFT] * 3
+        assert [(r.opened, r.resolved) for r in runs] == [(0, 2), (0, 0), (3, 0)]  # newest first
         events = await svc.history.events(tenant_id)
-        assert sorted(e["Change"] for e in events) == ["opened"] * 3 + ["resolved"] * 2
+        assert sorted(e.change for e in events) == ["opened"] * 3 + ["resolved"] * 2
 
 
 async def test_compliant_tenant(sim, tenant_id):

@@ -9,7 +9,7 @@ import sys
 import pytest
 from azure.functions.timer import TimerRequest
 
-from shared.core.model import TenantPolicy
+from shared.core.model import Status, TenantPolicy
 from shared.shell.jobs import CheckIncomplete
 from shared.shell.settings import SettingsError
 
@@ -65,7 +65,7 @@ async def test_timer_function_checks_every_enabled_tenant(monkeypatch, sim, tena
     await run(TimerRequest(past_due=False))
     async with services() as svc:
         (last,) = await svc.history.runs(tenant_id)
-    assert last["Status"] == "drift" and last["OrgActual"] is False
+    assert last.status is Status.DRIFT and last.org_actual is False
     assert sim.token_requests >= 1  # the managed identity endpoint was used
 
 
@@ -79,7 +79,7 @@ async def test_timer_function_fails_visibly_when_a_tenant_cannot_be_checked(monk
         await run(TimerRequest(past_due=True))
     async with services() as svc:
         (last,) = await svc.history.runs(tenant_id)
-    assert last["Status"] == "could-not-check" and "denied" in last["Error"]
+    assert last.status is Status.ERROR and "denied" in last.error
 
 
 @pytest.mark.usefixtures("app_env")
@@ -100,6 +100,6 @@ async def test_user_assigned_identity_is_chosen_by_azure_client_id(monkeypatch, 
         sim.allowed_client_ids = None
     async with services() as svc:
         latest, failed = await svc.history.runs(tenant_id)
-    assert failed["Status"] == "could-not-check"
-    assert "could not get a token" in failed["Error"] and "No identity with client_id" in failed["Error"]
-    assert latest["Status"] == "compliant"
+    assert failed.status is Status.ERROR
+    assert "could not get a token" in failed.error and "No identity with client_id" in failed.error
+    assert latest.status is Status.COMPLIANT

@@ -65,16 +65,16 @@ async def test_fixes_drift_but_never_touches_an_approved_exception(sim, tenant_i
     assert tenant.mailbox_at(3).smtp_auth_disabled is True
     assert tenant.org_smtp_auth_disabled is True
     # Intent first, outcome after: both in the append-only trail, same run id.
-    assert sorted((a["Target"], a["Status"], a["Before"], a["After"]) for a in audit) == sorted(
+    assert sorted((a.target, a.status, a.before, a.after) for a in audit) == sorted(
         [
-            ("organization", "planned", "false", "true"),
-            (rogue.address, "planned", "false", "true"),
-            ("organization", "applied", "false", "true"),
-            (rogue.address, "applied", "false", "true"),
+            ("organization", "planned", False, True),
+            (rogue.address, "planned", False, True),
+            ("organization", "applied", False, True),
+            (rogue.address, "applied", False, True),
         ]
     )
-    assert len({a["RunId"] for a in audit}) == 1
-    assert all("sign-in logs read: last 30 days" in a["EvidenceChecked"] for a in audit)
+    assert len({a.run_id for a in audit}) == 1
+    assert all("sign-in logs read: last 30 days" in a.evidence_checked for a in audit)
 
     # Idempotent: the next run finds nothing to fix and writes nothing.
     sim.reset_records()
@@ -100,14 +100,14 @@ async def test_held_because_a_printer_used_smtp_auth_yesterday(sim, tenant_id):
     async with services() as svc:
         await monitor(svc, tenant_id, domain, **REMEDIATE)
         (result,) = await check_tenants(svc)
-        (held_row,) = [a for a in await svc.remediator.audit.list(tenant_id) if a["Status"] == "held"]
+        (held_row,) = [a for a in await svc.remediator.audit.list(tenant_id) if a.status is ActionStatus.HELD]
 
     assert statuses(result) == {printer.address: ActionStatus.HELD, rogue.address: ActionStatus.APPLIED}
     held = next(r for r in result.remediation.results if r.status is ActionStatus.HELD)
     assert "192.0.2.44" in held.reason and f"exception add --tenant {tenant_id}" in held.reason
     assert [e.user for e in held.evidence] == [printer.address]
     assert sets(sim, tenant_id) == [("Set-CASMailbox", rogue.guid, True)]
-    assert json.loads(held_row["Evidence"])[0]["ip"] == "192.0.2.44"
+    assert [(s.user, s.ip_address) for s in held_row.evidence] == [(printer.address, "192.0.2.44")]
     signin_request = next(r for r in sim.requests if r.cmdlet == "signIns")
     assert "clientAppUsed eq 'Authenticated SMTP'" in signin_request.query["$filter"]
     assert "status/errorCode eq 0" in signin_request.query["$filter"]

@@ -15,6 +15,7 @@ from shared.notify.events import (
     next_memory,
     remembered,
 )
+from shared.store.records import RunRecord
 
 from .notify_values import NOW, POLICY, action, findings, outcome, result
 
@@ -111,12 +112,10 @@ def test_still_unable_to_check_is_reminded_with_since_when():
 
 
 def test_failing_since_reads_the_streak_of_failed_runs():
-    runs = [
-        {"Status": "could-not-check", "CheckedAt": NOW},
-        {"Status": "could-not-check", "CheckedAt": NOW - timedelta(hours=1)},
-        {"Status": "drift", "CheckedAt": NOW - timedelta(hours=2)},
-        {"Status": "could-not-check", "CheckedAt": NOW - timedelta(hours=3)},
-    ]
+    def ran(status: Status, hours_ago: int) -> RunRecord:
+        return RunRecord("t", f"run{hours_ago}", NOW - timedelta(hours=hours_ago), status, 0, 0)
+
+    runs = [ran(Status.ERROR, 0), ran(Status.ERROR, 1), ran(Status.DRIFT, 2), ran(Status.ERROR, 3)]
     assert failing_since(runs) == NOW - timedelta(hours=1)
     assert failing_since(runs[2:]) is None
 
