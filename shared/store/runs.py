@@ -79,6 +79,38 @@ def _capped_json(items: Sequence[dict[str, Any]]) -> str:
     return json.dumps(out)
 
 
+def run_entity(result: CheckResult, change: HistoryDiff | None) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for finding in result.findings:
+        counts[str(finding.kind)] = counts.get(str(finding.kind), 0) + 1
+    entity: dict[str, Any] = {
+        "PartitionKey": result.tenant_id,
+        "RowKey": newest_first_key(result.checked_at),
+        "CheckedAt": result.checked_at,
+        "Status": str(result.status),
+        "MailboxesScanned": result.mailboxes_scanned,
+        "FindingCount": len(result.findings),
+        "FindingCounts": json.dumps(counts, sort_keys=True),
+    }
+    if result.org_actual is not None:
+        entity["OrgActual"] = result.org_actual
+    if result.org_desired is not None:
+        entity["OrgDesired"] = result.org_desired
+    if result.error:
+        entity["Error"] = result.error[:MAX_LIST_CHARS]
+    if change is not None:
+        entity.update(
+            Opened=len(change.opened),
+            Changed=len(change.changed),
+            Resolved=len(change.resolved),
+            Unchanged=len(change.unchanged),
+            Changes=_capped_json(
+                [{"change": str(c.change), **_finding_json(c.finding)} for c in change.changes]
+            ),
+        )
+    return entity
+
+
 class HistoryStore:
     def __init__(self, runs: TableClient, findings: TableClient, events: TableClient) -> None:
         self._runs = runs
@@ -103,7 +135,7 @@ class HistoryStore:
             previous = await self.open_findings(tenant)
             change = diff({k: v.finding for k, v in previous.items()}, result.findings)
             await self._apply(tenant, change, previous, result.checked_at)
-        await self._runs.create_entity(self._run_entity(result, change))
+        await self._runs.create_entity(run_entity(result, change))
         if not last:
             return Recorded(change, None, "")  # "": compared with nothing (the first run)
         return Recorded(change, last[0].status, last[0].row_key)
@@ -146,37 +178,6 @@ class HistoryStore:
             for seq, item in enumerate(change.changes)
         ]
         await _submit(self._events, [(TransactionOperation.CREATE, e) for e in events])
-
-    def _run_entity(self, result: CheckResult, change: HistoryDiff | None) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for finding in result.findings:
-            counts[str(finding.kind)] = counts.get(str(finding.kind), 0) + 1
-        entity: dict[str, Any] = {
-            "PartitionKey": result.tenant_id,
-            "RowKey": newest_first_key(result.checked_at),
-            "CheckedAt": result.checked_at,
-            "Status": str(result.status),
-            "MailboxesScanned": result.mailboxes_scanned,
-            "FindingCount": len(result.findings),
-            "FindingCounts": json.dumps(counts, sort_keys=True),
-        }
-        if result.org_actual is not None:
-            entity["OrgActual"] = result.org_actual
-        if result.org_desired is not None:
-            entity["OrgDesired"] = result.org_desired
-        if result.error:
-            entity["Error"] = result.error[:MAX_LIST_CHARS]
-        if change is not None:
-            entity.update(
-                Opened=len(change.opened),
-                Changed=len(change.changed),
-                Resolved=len(change.resolved),
-                Unchanged=len(change.unchanged),
-                Changes=_capped_json(
-                    [{"change": str(c.change), **_finding_json(c.finding)} for c in change.changes]
-                ),
-            )
-        return entity
 
     async def runs(self, tenant: str, limit: int = 20) -> list[RunRecord]:
         """The last runs, newest first."""

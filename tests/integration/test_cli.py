@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.data.tables import TableServiceClient
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -118,6 +119,34 @@ def test_tenant_add_refuses_what_the_row_loader_would_refuse(tenant_id, args, me
     assert out.returncode == 2 and message in out.stderr
     assert "s3cr3t" not in out.stderr  # a webhook URL typed by mistake is not echoed
     assert "no tenants monitored" in cli("tenant", "list").stdout
+
+
+def test_history_lists_runs_and_changes_and_names_a_malformed_row(tenant, tenant_id, app_env):
+    cli("tenant", "add", "--tenant", tenant_id, "--domain", "cli.onmicrosoft.com")
+    cli("check", "--tenant", tenant_id)
+    printer = tenant.add_mailbox("printer@cli.onmicrosoft.com", smtp_auth_disabled=False)
+    cli("check", "--tenant", tenant_id)
+    out = cli("history", "--tenant", tenant_id)
+    assert out.returncode == 0, out.stderr
+    runs, changes = out.stdout.split("\n\n")
+    assert [line.split()[2:] for line in runs.splitlines()[1:]] == [
+        ["drift", "51", "1", "1", "0"],  # newest first: the printer is new
+        ["compliant", "50", "0", "0", "0"],
+    ]
+    (change,) = changes.splitlines()[1:]
+    assert change.split()[2:] == ["opened", "mailbox-enabled-without-exception", printer.address]
+
+    # A run row edited by hand, newest of all: the command says which row is wrong.
+    table = f"{app_env['SMTPAUTH_TABLE_PREFIX']}Runs"
+    bad = {"PartitionKey": tenant_id, "RowKey": "0" * 20 + "-edited", "CheckedAt": "yesterday"}
+    TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]).get_table_client(
+        table
+    ).create_entity(bad)
+    out = cli("history", "--tenant", tenant_id)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith(
+        f"error: table {table!r}, tenant {tenant_id!r}, row {bad['RowKey']!r}, property 'CheckedAt': "
+    )
 
 
 def test_unknown_tenant_is_a_clear_error(tenant_id):

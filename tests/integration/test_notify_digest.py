@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.data.tables import TableServiceClient
 from azure.functions.timer import TimerRequest
 
 from shared.shell.jobs import scheduled_check
@@ -63,3 +64,16 @@ async def test_digest_tells_status_exceptions_expiring_soon_and_last_good_check(
 
     await digest(TimerRequest(past_due=False))  # a second run the same day sends nothing new
     assert len(sim.teams_posts) == len(sim.sent_mails) == 1
+
+
+async def test_a_malformed_run_row_is_named_where_it_is_read(tenant_id, app_env, caplog):
+    table = f"{app_env['SMTPAUTH_TABLE_PREFIX']}Runs"
+    row = {"PartitionKey": tenant_id, "RowKey": "0" * 20, "CheckedAt": datetime.now(UTC), "Status": "fine"}
+    async with stack() as (svc, notifier):
+        await svc.desired.put_tenant(notified_policy(tenant_id, "edited.onmicrosoft.com"))
+        TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]).get_table_client(
+            table
+        ).create_entity(row)
+        assert await notifier.queue_digests(await svc.desired.load(tenant_id), svc.history) == 0
+    assert f"table {table!r}, tenant {tenant_id!r}, row {row['RowKey']!r}, property 'Status'" in caplog.text
+    assert "KeyError" not in caplog.text
