@@ -64,7 +64,7 @@ async def open_runtime(
         if credential is None:
             credential = await stack.enter_async_context(managed_identity(settings.client_id))
         names = TableNames.with_prefix(settings.table_prefix)
-        tables = await stack.enter_async_context(service_client(settings, credential))
+        tables = await stack.enter_async_context(service_client(settings.storage, credential))
         await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
         clients = await _tenant_clients(stack, settings, credential)
         desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)

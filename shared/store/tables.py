@@ -1,16 +1,15 @@
-"""Table Storage clients and table names, from settings. No keys in Azure: an
-identity-based endpoint uses the managed identity; Azurite uses its connection string."""
+"""Table Storage clients and table names. No keys in Azure: an identity-based
+endpoint uses the managed identity; Azurite uses its connection string."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables.aio import TableServiceClient
-
-from shared.shell.settings import Settings, SettingsError
 
 
 @dataclass(frozen=True)
@@ -39,14 +38,24 @@ class TableNames:
         return tuple(getattr(self, f.name) for f in fields(self))
 
 
-def service_client(settings: Settings, credential: AsyncTokenCredential) -> TableServiceClient:
+class StorageLocation(Protocol):
+    """Where the tables live (shell.settings.StorageSettings, read from the app settings)."""
+
+    @property
+    def connection_string(self) -> str | None: ...
+
+    @property
+    def table_endpoint(self) -> str | None: ...
+
+
+def service_client(storage: StorageLocation, credential: AsyncTokenCredential) -> TableServiceClient:
     """Azurite or a connection string as given; otherwise the identity-based endpoint
     with the same credential as everything else (no account key anywhere)."""
-    storage = settings.storage
     if storage.connection_string:
         return TableServiceClient.from_connection_string(storage.connection_string)
     if not storage.table_endpoint:
-        raise SettingsError("no table endpoint configured")
+        # StorageSettings.from_env() never builds this; a caller that did made a bug.
+        raise ValueError("no table endpoint configured")
     return TableServiceClient(storage.table_endpoint, credential=credential)
 
 
