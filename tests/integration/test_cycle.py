@@ -87,8 +87,8 @@ async def test_the_engine_the_remediator_and_the_notifier_read_one_clock(sim, te
         assert [r.status for r in result.remediation.results] == [ActionStatus.APPLIED]
         assert len(cycle.delivery.sent) == 2
     assert [first.results[0].checked_at, second.results[0].checked_at] == [t0, t1]
-    assert [r["CheckedAt"] for r in runs] == [t1, t0]  # newest first
-    assert sorted({r["At"] for r in audit}) == [t0, t1]
+    assert [r.checked_at for r in runs] == [t1, t0]  # newest first
+    assert sorted({r.at for r in audit}) == [t0, t1]
     outbox = TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]).get_table_client(
         app_env["SMTPAUTH_TABLE_PREFIX"] + "Outbox"
     )
