@@ -414,9 +414,9 @@ async def test_a_row_that_cannot_be_read_is_given_up_not_retried_forever(tenant_
 
 
 async def test_the_outbox_refuses_a_payload_it_cannot_keep_whole(tenant_id):
-    async with stack() as (_, notifier):
+    async with services() as svc:
         with pytest.raises(ValueError, match="does not fit"):
-            await notifier.outbox.enqueue(
+            await svc.notifier.outbox.enqueue(
                 tenant_id,
                 Stream.EVENTS,
                 lambda _: "key",
@@ -425,7 +425,7 @@ async def test_the_outbox_refuses_a_payload_it_cannot_keep_whole(tenant_id):
                 [Target(Channel.EMAIL, RECIPIENTS[0])],
                 start_clock().now,
             )
-        assert await notifier.outbox.rows(tenant_id) == []
+        assert await svc.notifier.outbox.rows(tenant_id) == []
 
 
 @pytest.mark.usefixtures("webhook")

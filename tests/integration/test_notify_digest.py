@@ -69,11 +69,11 @@ async def test_digest_tells_status_exceptions_expiring_soon_and_last_good_check(
 async def test_a_malformed_run_row_is_named_where_it_is_read(tenant_id, app_env, caplog):
     table = f"{app_env['SMTPAUTH_TABLE_PREFIX']}Runs"
     row = {"PartitionKey": tenant_id, "RowKey": "0" * 20, "CheckedAt": datetime.now(UTC), "Status": "fine"}
-    async with stack() as (svc, notifier):
+    async with services() as svc:
         await svc.desired.put_tenant(notified_policy(tenant_id, "edited.onmicrosoft.com"))
         TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]).get_table_client(
             table
         ).create_entity(row)
-        assert await notifier.queue_digests(await svc.desired.load(tenant_id), svc.history) == 0
+        assert await svc.notifier.queue_digests(await svc.desired.load(tenant_id), svc.history) == 0
     assert f"table {table!r}, tenant {tenant_id!r}, row {row['RowKey']!r}, property 'Status'" in caplog.text
     assert "KeyError" not in caplog.text
