@@ -1,40 +1,42 @@
 """Microsoft Graph sign-in logs: ``GET /v1.0/auditLogs/signIns`` (and ``/beta``).
 
-/work/shared/reference/exchange-admin-api.md, "Usage evidence": SMTP AUTH sign-ins
-carry ``clientAppUsed eq 'Authenticated SMTP'``; useful fields are
-userPrincipalName, userId, createdDateTime, ipAddress, status/errorCode,
+/work/shared/reference/exchange-admin-api.md, "Usage evidence" and "Corrections found
+in the 2026-12 audit": SMTP AUTH sign-ins carry ``clientAppUsed`` ``Authenticated
+SMTP`` *or* ``SMTP`` (each entry says which: ``sign_in(client_app=...)``); useful
+fields are userPrincipalName, userId, createdDateTime, ipAddress, status/errorCode,
 appDisplayName. Without an Entra ID P1 licence the call fails with 403
 ``Authentication_RequestFromNonPremiumTenantOrB2CTenant``.
 
-The sim supports the ``$filter`` clauses that query needs, joined by ``and``:
-``clientAppUsed eq '...'``, ``createdDateTime ge|le|eq <ISO time>`` (what Graph documents),
-``status/errorCode eq <n>``, ``userPrincipalName eq '...'``; ``$top`` pages with an
-absolute ``@odata.nextLink`` (fetched with GET, as Graph does). Anything else in
-``$filter`` is a 400, so the product cannot lean on a clause the sim ignores.
+- The logs are the token's tenant's (``SimServer.add_sign_in(entry, tenant=...)``).
+- ``$filter``: comparisons joined by ``and`` / ``or`` with parentheses, parsed with
+  OData precedence (sim/graph_filter.py); anything else is a 400, so the product
+  cannot lean on a clause the sim ignores.
+- ``$top`` (at most 1000) pages newest first with an absolute ``@odata.nextLink``
+  (fetched with GET, as Graph does).
+- Throttling: more than 5 requests in any 10 s per app (token client id) and tenant
+  is a 429 with ``Retry-After`` in seconds and Graph's error body (microsoft-graph-docs-contrib
+  ``concepts/throttling-limits.md`` and ``concepts/throttling.md``). Tests change or
+  switch it off with ``SimServer.sign_in_rate_limit`` (sim/rate_limit.py).
 """
 
 from __future__ import annotations
 
-import re
 import time
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from sim.errors import json_response
+from sim.graph_filter import matches, parse_filter
 from sim.state import RECORD_KEY, STATE_KEY, SimState
-from sim.tokens import same_resource
+from sim.tokens import IssuedToken, same_resource
 
 routes = web.RouteTableDef()
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 PAGE_DEFAULT = 1000
-_CLAUSE = re.compile(
-    r"^\s*(?P<field>clientAppUsed|createdDateTime|status/errorCode|userPrincipalName)\s+"
-    r"(?P<op>eq|ge|le)\s+(?P<value>'[^']*'|[0-9TZ:.+-]+)\s*$",
-    re.IGNORECASE,
-)
 
 
 def graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -42,8 +44,27 @@ def graph_error(status: int, code: str, message: str, headers: dict[str, str] | 
     return json_response(body, status=status, headers=headers)
 
 
-def check_graph_token(request: web.Request, state: SimState) -> web.Response | None:
-    """401 unless the bearer token was minted by the sim's MI endpoint for Graph."""
+def throttled(retry_after_s: int) -> web.Response:
+    """Graph's 429, shaped like the example in ``concepts/throttling.md``."""
+    body = {
+        "error": {
+            "code": "TooManyRequests",
+            "message": "Please retry again later.",
+            "innerError": {
+                "code": "429",
+                "message": "Please retry after",
+                "status": "429",
+                "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+                "request-id": str(uuid.uuid4()),
+            },
+        }
+    }
+    return json_response(body, status=429, headers={"Retry-After": str(retry_after_s)})
+
+
+def graph_token(request: web.Request, state: SimState) -> IssuedToken | None:
+    """The bearer token's registration if the sim's MI endpoint minted it for Graph
+    and it has not expired; None otherwise (answer 401)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     issued = state.tokens.lookup(token.strip()) if scheme.lower() == "bearer" else None
     if (
@@ -51,49 +72,40 @@ def check_graph_token(request: web.Request, state: SimState) -> web.Response | N
         or issued.expires_on <= time.time()
         or not same_resource(issued.resource, GRAPH_RESOURCE)
     ):
-        return graph_error(
-            401, "InvalidAuthenticationToken", "Access token is missing, invalid or not for Graph."
-        )
+        return None
+    return issued
+
+
+def check_graph_token(request: web.Request, state: SimState) -> web.Response | None:
+    """401 unless the bearer token was minted by the sim's MI endpoint for Graph."""
+    if graph_token(request, state) is None:
+        return _invalid_token()
     return None
 
 
-def _parse_filter(text: str) -> list[tuple[str, str, str]]:
-    clauses = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
-        match = _CLAUSE.match(part)
-        if not match:
-            raise ValueError(f"Invalid filter clause: {part!r}")
-        value = match["value"]
-        clauses.append((match["field"].lower(), match["op"].lower(), value.strip("'")))
-    return clauses
-
-
-def _matches(entry: dict[str, Any], clauses: list[tuple[str, str, str]]) -> bool:
-    for field, op, value in clauses:
-        if field == "createdDateTime".lower():
-            at = datetime.fromisoformat(entry["createdDateTime"])
-            bound = datetime.fromisoformat(value)
-            if not (at >= bound if op == "ge" else at <= bound if op == "le" else at == bound):
-                return False
-        elif field == "status/errorcode":
-            if op != "eq" or entry["status"]["errorCode"] != int(value):
-                return False
-        elif op != "eq" or str(entry.get(_FIELD_NAMES[field], "")).lower() != value.lower():
-            return False
-    return True
-
-
-_FIELD_NAMES = {"clientappused": "clientAppUsed", "userprincipalname": "userPrincipalName"}
+def _invalid_token() -> web.Response:
+    return graph_error(
+        401, "InvalidAuthenticationToken", "Access token is missing, invalid or not for Graph."
+    )
 
 
 @routes.get("/{version:v1.0|beta}/auditLogs/signIns")
 async def sign_ins(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
-    denied = check_graph_token(request, state)
-    if denied is not None:
-        return denied
+    issued = graph_token(request, state)
+    if issued is None:
+        return _invalid_token()
     record = request[RECORD_KEY]
     record.cmdlet = "signIns"
+    tenant = issued.tenant_id
+    record.tenant = tenant
+    if tenant is None:
+        # A real token always names its tenant; here no tenant was registered when it was minted.
+        return graph_error(401, "InvalidAuthenticationToken", "The access token names no tenant.")
+    # Per app and tenant, as Graph counts (throttling-limits.md): the app is the token's client.
+    wait = state.sign_in_window.admit((tenant, issued.client_id.lower()), state.sign_in_limit)
+    if wait is not None:
+        return throttled(wait)
     if state.before_sign_ins is not None:
         state.before_sign_ins()
     hit = await state.faults.answer(service="graph-signins", paged="$skiptoken" in request.query)
@@ -106,13 +118,12 @@ async def sign_ins(request: web.Request) -> web.Response:
             "Neither tenant is B2C or tenant doesn't have premium license",
         )
     try:
-        clauses = _parse_filter(request.query.get("$filter", "")) if request.query.get("$filter") else []
+        flt = parse_filter(request.query.get("$filter", ""))
     except ValueError as exc:
         return graph_error(400, "BadRequest", str(exc))
     top = min(int(request.query.get("$top", PAGE_DEFAULT)), PAGE_DEFAULT)
     offset = int(request.query.get("$skiptoken", "0") or 0)
-    with state.lock:
-        rows = [e for e in state.sign_ins if _matches(e, clauses)]
+    rows = [e for e in state.sign_ins.entries(tenant) if matches(flt, e)]
     rows.sort(key=lambda e: e["createdDateTime"], reverse=True)
     page = rows[offset : offset + top]
     body: dict[str, Any] = {

@@ -5,6 +5,12 @@ Functions azure-identity's ManagedIdentityCredential reads IDENTITY_ENDPOINT and
 IDENTITY_HEADER and calls `GET {IDENTITY_ENDPOINT}?resource=...&api-version=2019-08-01`
 with header `X-IDENTITY-HEADER`. Pointing those variables at this route lets the
 real credential class run against the sim.
+
+Errors carry the App Service body ``{"statusCode", "message", "correlationId"}``; an
+unknown user-assigned client id is 400 "Unable to load the proper Managed Identity."
+(/work/shared/reference/exchange-admin-api.md, "Corrections found in the 2026-12
+audit"). The identity lives in one tenant (``SimServer.identity_tenant``) and its
+tokens are issued there.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ routes = web.RouteTableDef()
 
 MSI_ROUTE = "/msi/token"
 API_VERSION = "2019-08-01"
+UNKNOWN_IDENTITY = "Unable to load the proper Managed Identity."
 
 
 @routes.get(MSI_ROUTE)
@@ -38,11 +45,10 @@ async def msi_token(request: web.Request) -> web.Response:
     client_id = request.query.get("client_id") or state.default_client_id
     allowed = state.allowed_client_ids
     if allowed is not None and client_id.lower() not in allowed:
-        # Same outcome as a wrong AZURE_CLIENT_ID for a user-assigned identity.
-        return identity_error_response(
-            400, f"Unable to load the proper Managed Identity. No identity with client_id '{client_id}'."
-        )
-    token, issued = state.tokens.mint(resource, client_id, state.token_lifetime_s)
+        # Same outcome as a wrong AZURE_CLIENT_ID for a user-assigned identity, in the
+        # platform's words (it does not say which id it could not find).
+        return identity_error_response(400, UNKNOWN_IDENTITY)
+    token, issued = state.tokens.mint(resource, client_id, state.token_lifetime_s, state.identity_tenant_id())
     request[RECORD_KEY].parameters = {"resource": resource, "client_id": client_id}
     return web.json_response(
         {

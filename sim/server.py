@@ -23,6 +23,7 @@ from aiohttp import web
 
 from sim.app import build_app
 from sim.faults import Faults
+from sim.rate_limit import RateLimit
 from sim.records import RequestRecord
 from sim.sinks import SentMail, TeamsPost
 from sim.state import NEXT_LINK_KEYS, SimState
@@ -202,14 +203,40 @@ class SimServer:
 
     # -- Graph sign-in logs -----------------------------------------------------------
 
-    def add_sign_in(self, entry: dict) -> None:
-        """Add one sign-in log entry (build it with sim.graph_signins.sign_in)."""
-        with self._state.lock:
-            self._state.sign_ins.append(entry)
+    @property
+    def identity_tenant(self) -> str | None:
+        """The tenant the managed identity lives in: its tokens are issued there, and
+        Graph answers sign-in log reads with that tenant's logs. Unset (None), it is
+        the first tenant registered; a tenant-bound token keeps its tenant."""
+        return self._state.identity_tenant_id()
 
-    def clear_sign_ins(self) -> None:
-        with self._state.lock:
-            self._state.sign_ins.clear()
+    @identity_tenant.setter
+    def identity_tenant(self, value: str | None) -> None:
+        self._state.identity_tenant = value.lower() if value else None
+
+    def add_sign_in(self, entry: dict, tenant: str | None = None) -> None:
+        """Add one sign-in log entry (build it with sim.graph_signins.sign_in) to
+        `tenant`'s logs; None: the identity's tenant."""
+        target = tenant or self._state.identity_tenant_id()
+        if target is None:
+            raise ValueError("no tenant to log the sign-in in: pass tenant= or add a tenant first")
+        self._state.sign_ins.add(target, entry)
+
+    def clear_sign_ins(self, tenant: str | None = None) -> None:
+        """Forget `tenant`'s sign-in logs, or every tenant's."""
+        self._state.sign_ins.clear(tenant)
+
+    @property
+    def sign_in_rate_limit(self) -> RateLimit | None:
+        """Graph's throttling of the sign-in log, per app and tenant: by default the
+        real 5 requests per 10 s (sim/rate_limit.py); None switches it off. Setting
+        it forgets the requests counted so far."""
+        return self._state.sign_in_limit
+
+    @sign_in_rate_limit.setter
+    def sign_in_rate_limit(self, value: RateLimit | None) -> None:
+        self._state.sign_in_limit = value
+        self._state.sign_in_window.reset()
 
     @property
     def before_sign_ins(self) -> Callable[[], None] | None:
@@ -262,10 +289,16 @@ class SimServer:
     def token_lifetime_s(self, value: float) -> None:
         self._state.token_lifetime_s = value
 
-    def issue_token(self, resource: str = EXCHANGE_RESOURCE, client_id: str | None = None) -> str:
-        """Mint a token directly (not counted as a token request): for low-level tests."""
+    def issue_token(
+        self, resource: str = EXCHANGE_RESOURCE, client_id: str | None = None, tenant: str | None = None
+    ) -> str:
+        """Mint a token directly (not counted as a token request): for low-level tests.
+        `tenant`: the tenant it is issued in (default: the identity's)."""
         token, _ = self._state.tokens.mint(
-            resource, client_id or self._state.default_client_id, self._state.token_lifetime_s
+            resource,
+            client_id or self._state.default_client_id,
+            self._state.token_lifetime_s,
+            tenant.lower() if tenant else self._state.identity_tenant_id(),
         )
         return token
 

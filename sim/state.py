@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from sim.faults import Faults
+from sim.rate_limit import GRAPH_REPORTS_LIMIT, RateLimit, SlidingWindow
 from sim.records import Recorder, RequestRecord
+from sim.signin_log import SignInLog
 from sim.sinks import Sinks
 from sim.tenant import SimTenant
 from sim.tokens import TokenStore
@@ -40,11 +42,16 @@ class SimState:
     # Origin to put in nextLinks instead of the request's: a hostile or broken
     # service, to show the client never follows a link off its endpoint.
     next_link_origin: str | None = None
-    # Graph sign-in logs (one list for the whole sim: Graph answers for the token's
-    # tenant, and the sim's tokens are not tenant-bound); graph_premium=False is a
-    # tenant without Entra ID P1 (403 on sign-in logs).
-    sign_ins: list[dict] = field(default_factory=list)
+    # The tenant the managed identity lives in: the MI endpoint issues its tokens
+    # there (the protocol names no tenant). None = the first tenant registered.
+    identity_tenant: str | None = None
+    # Graph sign-in logs, per tenant: Graph answers for the token's tenant.
+    # graph_premium=False is a tenant without Entra ID P1 (403 on sign-in logs).
+    sign_ins: SignInLog = field(default_factory=SignInLog)
     graph_premium: bool = True
+    # Graph's report throttling (5 requests per 10 s per app per tenant); None = off.
+    sign_in_limit: RateLimit | None = GRAPH_REPORTS_LIMIT
+    sign_in_window: SlidingWindow = field(default_factory=SlidingWindow)
     # Test hook: called (on the server's thread) when a sign-in log request arrives,
     # i.e. after a remediating run observed the tenant and before it writes.
     before_sign_ins: Callable[[], None] | None = None
@@ -92,6 +99,15 @@ class SimState:
     def tenants(self) -> list[SimTenant]:
         with self._lock:
             return list({id(t): t for t in self._tenants.values()}.values())
+
+    def identity_tenant_id(self) -> str | None:
+        """Where the managed identity's tokens are issued: ``identity_tenant``, else the
+        first tenant registered (a deployment's identity lives in its home tenant)."""
+        if self.identity_tenant:
+            return self.identity_tenant.lower()
+        with self._lock:
+            first = next(iter(self._tenants.values()), None)
+        return first.tenant_id if first else None
 
     # -- in-flight count per tenant (for the concurrency cap) --------------------
 

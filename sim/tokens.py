@@ -2,9 +2,11 @@
 
 Tokens are opaque random strings, never JWT-shaped, so product code cannot
 come to depend on decoding them (real tokens must be treated as opaque too).
-Each is registered with its resource, client id and expiry; the Exchange
-handler accepts only unexpired tokens minted for https://outlook.office365.com
-(/work/shared/reference/exchange-admin-api.md, "The transport").
+Each is registered with its resource, client id, expiry and the directory tenant
+it was issued in; the Exchange handler accepts only unexpired tokens minted for
+https://outlook.office365.com (/work/shared/reference/exchange-admin-api.md, "The
+transport"). Graph answers for the token's tenant, as the real one does: a token
+names one tenant, and Graph has no tenant in its URLs (docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
 
@@ -22,6 +24,7 @@ class IssuedToken:
     resource: str
     client_id: str
     expires_on: float  # epoch seconds
+    tenant_id: str | None = None  # the directory tenant it was issued in; None = not bound
 
 
 class TokenStore:
@@ -31,9 +34,11 @@ class TokenStore:
         self._lock = threading.Lock()
         self._tokens: dict[str, IssuedToken] = {}
 
-    def mint(self, resource: str, client_id: str, lifetime_s: float) -> tuple[str, IssuedToken]:
+    def mint(
+        self, resource: str, client_id: str, lifetime_s: float, tenant_id: str | None = None
+    ) -> tuple[str, IssuedToken]:
         token = secrets.token_urlsafe(32)
-        issued = IssuedToken(resource, client_id, time.time() + lifetime_s)
+        issued = IssuedToken(resource, client_id, time.time() + lifetime_s, tenant_id)
         with self._lock:
             self._tokens[token] = issued
         return token, issued
@@ -45,7 +50,7 @@ class TokenStore:
     def expire_all(self) -> None:
         """Make every minted token expired (to test re-acquisition)."""
         with self._lock:
-            self._tokens = {t: IssuedToken(i.resource, i.client_id, 0.0) for t, i in self._tokens.items()}
+            self._tokens = {t: replace(i, expires_on=0.0) for t, i in self._tokens.items()}
 
     def __len__(self) -> int:
         with self._lock:

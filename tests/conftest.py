@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from sim.azurite import Azurite
+from sim.rate_limit import GRAPH_REPORTS_LIMIT
 from sim.server import SimServer
 
 HOME_TENANT = "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
@@ -28,22 +29,29 @@ def sim_server() -> Iterator[SimServer]:
 
 
 @pytest.fixture
-def sim(sim_server: SimServer) -> Iterator[SimServer]:
-    """The session's simulator with a clean slate: no faults, no records, no sign-ins."""
+def tenant_id() -> str:
+    """A fresh tenant per test, so tests never see each other's mailboxes."""
+    return str(uuid.uuid4())
+
+
+@pytest.fixture
+def sim(sim_server: SimServer, tenant_id: str) -> Iterator[SimServer]:
+    """The session's simulator with a clean slate: no faults, no records, no sign-ins.
+
+    The managed identity lives in the test's tenant: its tokens are issued there, so
+    Graph shows that tenant's sign-in logs (``sim.add_sign_in`` logs there). Graph's
+    real sign-in throttling is on (5 requests per 10 s per app and tenant); a test
+    that needs another limit sets ``sim.sign_in_rate_limit`` itself."""
     sim_server.faults.clear()
     sim_server.reset_records()
     sim_server.clear_sign_ins()
     sim_server.graph_premium = True
     sim_server.before_sign_ins = None
+    sim_server.identity_tenant = tenant_id
+    sim_server.sign_in_rate_limit = GRAPH_REPORTS_LIMIT
     yield sim_server
     sim_server.faults.clear()
     sim_server.before_sign_ins = None
-
-
-@pytest.fixture
-def tenant_id() -> str:
-    """A fresh tenant per test, so tests never see each other's mailboxes."""
-    return str(uuid.uuid4())
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from sim import SimServer, SimTenant
+from sim.rate_limit import GRAPH_REPORTS_LIMIT
 from tests.sim.exo_http import SEEDED, SEEDED_OVERRIDES, ExoClient, mint_token
 
 
@@ -22,17 +23,24 @@ def simulator() -> Iterator[SimServer]:
         yield server
 
 
+def _defaults(simulator: SimServer) -> None:
+    simulator.faults.clear()
+    simulator.next_link_key = "@odata.nextLink"
+    simulator.allowed_client_ids = None
+    simulator.identity_tenant = None
+    simulator.clear_sign_ins()
+    simulator.graph_premium = True
+    # The real limit: tests that want another (or none) set it themselves.
+    simulator.sign_in_rate_limit = GRAPH_REPORTS_LIMIT
+
+
 @pytest.fixture
 def fresh_sim(simulator: SimServer) -> Iterator[SimServer]:
     """The session's simulator with no faults, no records and default options."""
-    simulator.faults.clear()
+    _defaults(simulator)
     simulator.reset_records()
-    simulator.next_link_key = "@odata.nextLink"
-    simulator.allowed_client_ids = None
     yield simulator
-    simulator.faults.clear()
-    simulator.next_link_key = "@odata.nextLink"
-    simulator.allowed_client_ids = None
+    _defaults(simulator)
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,8 @@
-"""Contract of the simulator's $batch and Graph sign-in log endpoints."""
+"""Contract of the simulator's Exchange $batch endpoint (sign-in logs: test_sim_signins.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
-
-from sim.graph_signins import sign_in
-from tests.sim.exo_http import ANCHOR, cmdlet_body, http, mint_token
+from tests.sim.exo_http import ANCHOR, cmdlet_body, http
 
 
 def batch_url(exo) -> str:
@@ -80,46 +76,3 @@ def test_batch_holds_at_most_ten(exo):
         headers=exo.headers(),
     )
     assert reply.status == 400 and "at most 10" in reply.useful_message
-
-
-def graph_get(server, token: str, query: str = ""):
-    return http(
-        "GET", f"{server.url}/v1.0/auditLogs/signIns{query}", headers={"Authorization": f"Bearer {token}"}
-    )
-
-
-def test_sign_ins_filter_and_paging(fresh_sim):
-    token = mint_token(fresh_sim, resource="https://graph.microsoft.com").json["access_token"]
-    now = datetime.now(UTC)
-    fresh_sim.clear_sign_ins()
-    for i in range(5):
-        fresh_sim.add_sign_in(sign_in(f"u{i}@contoso.com", now - timedelta(days=i * 10)))
-    fresh_sim.add_sign_in(sign_in("spray@contoso.com", now, error_code=50126))
-    fresh_sim.add_sign_in(sign_in("eas@contoso.com", now, client_app="Exchange ActiveSync"))
-    since = (now - timedelta(days=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    flt = f"clientAppUsed eq 'Authenticated SMTP' and status/errorCode eq 0 and createdDateTime ge {since}"
-    first = graph_get(fresh_sim, token, f"?$filter={quote(flt)}&$top=2")
-    assert first.status == 200
-    users = [e["userPrincipalName"] for e in first.json["value"]]
-    second = http("GET", first.json["@odata.nextLink"], headers={"Authorization": f"Bearer {token}"})
-    users += [e["userPrincipalName"] for e in second.json["value"]]
-    assert users == ["u0@contoso.com", "u1@contoso.com", "u2@contoso.com"]
-    assert "@odata.nextLink" not in second.json
-    fresh_sim.clear_sign_ins()
-
-
-def test_sign_ins_need_a_graph_token_p1_and_a_known_filter(fresh_sim):
-    exchange = mint_token(fresh_sim).json["access_token"]
-    graph = mint_token(fresh_sim, resource="https://graph.microsoft.com").json["access_token"]
-    assert graph_get(fresh_sim, exchange).status == 401
-    assert (
-        graph_get(fresh_sim, graph, "?$filter=" + quote("createdDateTime gt 2026-01-01T00:00:00Z")).status
-        == 400
-    )
-    fresh_sim.graph_premium = False
-    try:
-        denied = graph_get(fresh_sim, graph)
-        assert denied.status == 403
-        assert denied.json["error"]["code"] == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-    finally:
-        fresh_sim.graph_premium = True
