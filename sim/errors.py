@@ -12,6 +12,7 @@ vague message in tests too.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,11 +75,9 @@ def exchange_error_response(err: ExchangeError) -> web.Response:
 
 
 def identity_error_response(status: int, message: str) -> web.Response:
-    """App Service managed identity error shape: MSAL reads statusCode and message."""
-    body = {
-        "statusCode": status,
-        "message": message,
-        "error": "invalid_request",
-        "error_description": message,
-    }
+    """The App Service managed identity error body, as captured from the platform:
+    ``{"statusCode": 400, "message": "Unable to load the proper Managed Identity.",
+    "correlationId": "<uuid>"}`` (/work/shared/reference/exchange-admin-api.md,
+    "Corrections found in the 2026-12 audit"). No OAuth ``error`` fields."""
+    body = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
     return web.json_response(body, status=status)

@@ -101,5 +101,6 @@ async def test_user_assigned_identity_is_chosen_by_azure_client_id(monkeypatch, 
     async with services() as svc:
         latest, failed = await svc.history.runs(tenant_id)
     assert failed.status is Status.ERROR
-    assert "could not get a token" in failed.error and "No identity with client_id" in failed.error
+    assert "could not get a token" in failed.error
+    assert "Unable to load the proper Managed Identity" in failed.error
     assert latest.status is Status.COMPLIANT

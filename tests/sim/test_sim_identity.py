@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import aiohttp
 import pytest
@@ -66,6 +67,35 @@ def test_allowed_client_ids(fresh_sim: SimServer) -> None:
     assert right.status == 200
     assert right.json["client_id"] == "11111111-1111-1111-1111-111111111111"
     assert system_assigned.status == 400  # default id not in the allowed set
+
+
+def test_errors_carry_the_platform_body(fresh_sim: SimServer) -> None:
+    """{"statusCode", "message", "correlationId"}, as App Service answers; the unknown
+    identity in its exact words."""
+    fresh_sim.allowed_client_ids = {"11111111-1111-1111-1111-111111111111"}
+
+    unknown = mint_token(fresh_sim, client_id="22222222-2222-2222-2222-222222222222")
+    no_header = http("GET", f"{fresh_sim.identity_endpoint}?api-version=2019-08-01&resource={EXCHANGE}")
+
+    assert unknown.json == {
+        "statusCode": 400,
+        "message": "Unable to load the proper Managed Identity.",
+        "correlationId": unknown.json["correlationId"],
+    }
+    for reply in (unknown, no_header):
+        assert set(reply.json) == {"statusCode", "message", "correlationId"}
+        assert reply.json["statusCode"] == reply.status
+        assert uuid.UUID(reply.json["correlationId"])
+    assert unknown.json["correlationId"] != no_header.json["correlationId"]
+
+
+def test_the_identity_tenant_is_the_first_tenant_unless_set(
+    fresh_sim: SimServer, exo_tenant: SimTenant
+) -> None:
+    # Where tokens are issued (and so whose sign-in logs Graph shows: test_sim_signins.py).
+    assert fresh_sim.identity_tenant == fresh_sim.tenants[0].tenant_id
+    fresh_sim.identity_tenant = exo_tenant.tenant_id.upper()
+    assert fresh_sim.identity_tenant == exo_tenant.tenant_id
 
 
 def test_token_for_another_resource_is_refused_by_exchange(
