@@ -107,7 +107,7 @@ class SimState:
             return self.identity_tenant.lower()
         with self._lock:
             first = next(iter(self._tenants.values()), None)
-        return first.tenant_id if first else None
+        return first.tenant_id if first is not None else None  # a SimTenant with no mailboxes is falsy
 
     # -- in-flight count per tenant (for the concurrency cap) --------------------
 
