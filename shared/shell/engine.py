@@ -18,6 +18,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.exchange_errors import ExchangePermissionError, ExchangeTokenError
 from shared.adapters.smtp_auth import SmtpAuthClient
 from shared.adapters.tenant_clients import TenantClients
+from shared.core.grant_delay import http_status, with_grant_delay
 from shared.core.limits import PARALLEL_TENANTS
 from shared.core.model import (
     CheckResult,
@@ -186,6 +187,7 @@ async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
 def _describe(exc: AzureError) -> str:
     # azure-core errors carry the service text; never the request headers.
     text = str(exc.message if getattr(exc, "message", None) else exc).strip()
+    text = with_grant_delay(text, http_status(exc))  # 401/403: a new grant may lag
     if isinstance(exc, ExchangeTokenError):
         # The identity gave no token: nothing reached Exchange.
         return f"could not get a token for Exchange Online from the identity: {text}"
