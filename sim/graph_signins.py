@@ -145,7 +145,8 @@ def sign_in(
     error_code: int = 0,
     app: str = "",
 ) -> dict[str, Any]:
-    """One sign-in log entry in Graph's shape (the fields the product reads)."""
+    """One sign-in log entry in Graph's shape (the fields the product reads).
+    ``client_app``: SMTP AUTH is logged as "Authenticated SMTP" or "SMTP"."""
     return {
         "id": f"{user}-{at.timestamp()}",
         "createdDateTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
