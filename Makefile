@@ -32,10 +32,11 @@ bench: deps
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy shared
 
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache out
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache out

@@ -74,7 +74,7 @@ class ExchangeRetryPolicy(JitteredRetryPolicy):
         super().__init__(**kwargs)
         self._method_whitelist = self._method_whitelist | {"POST"}
 
-    def is_retry(self, settings: dict[str, Any], response: PipelineResponse) -> bool:
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
         if super().is_retry(settings, response):
             return True
         http = response.http_response
@@ -91,7 +91,7 @@ def _is_concurrency_error(http: Any) -> bool:
 
 def exchange_policies(
     credential: AsyncTokenCredential, **kwargs: Any
-) -> list[AsyncHTTPPolicy | SansIOHTTPPolicy]:
+) -> list[AsyncHTTPPolicy[Any, Any] | SansIOHTTPPolicy[Any, Any]]:
     """The pipeline, in azure-core's order: per call (headers, user agent, request id),
     then retry, then per try (token, tracing, logging). Each policy reads the client's
     keywords (``retry_total=``, ``logging_enable=``, ...) or is replaced whole
@@ -153,7 +153,7 @@ class ExchangeTransport:
         self._page_size = page_size
         kwargs.setdefault("connection_timeout", CONNECTION_TIMEOUT_S)
         kwargs.setdefault("read_timeout", READ_TIMEOUT_S)
-        self._client: AsyncPipelineClient = AsyncPipelineClient(
+        self._client: AsyncPipelineClient[HttpRequest, AsyncHttpResponse] = AsyncPipelineClient(
             self._base_url, policies=exchange_policies(credential, **kwargs), **kwargs
         )
 
@@ -311,7 +311,7 @@ class ExchangeTransport:
         if response.status_code >= 300:
             raise_for(response, "$batch", self.tenant_id)
         try:
-            answers = json.loads(response.body())["responses"]
+            answers = json.loads(response.content)["responses"]
             if not isinstance(answers, list):
                 raise TypeError
         except (ValueError, KeyError, TypeError) as exc:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from azure.core.credentials_async import AsyncTokenCredential
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -26,7 +26,10 @@ def graph_client(
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+
+    # From the defining modules: the package __init__ does not re-export them explicitly.
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
 
     host = urlsplit(base_url).hostname or ""
     auth = AzureIdentityAuthenticationProvider(credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])

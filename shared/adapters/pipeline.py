@@ -13,6 +13,7 @@ import random
 from typing import Any
 
 from azure.core.pipeline.policies import AsyncRetryPolicy, UserAgentPolicy
+from azure.core.rest import AsyncHttpResponse, HttpRequest
 
 USER_AGENT = "smtp-auth-guard/0.1"
 JITTER = 0.2  # backoff times 0.8 to 1.2
@@ -24,7 +25,7 @@ def user_agent_policy(**kwargs: Any) -> UserAgentPolicy:
     return UserAgentPolicy(base_user_agent=USER_AGENT, **kwargs)
 
 
-class JitteredRetryPolicy(AsyncRetryPolicy):
+class JitteredRetryPolicy(AsyncRetryPolicy[HttpRequest, AsyncHttpResponse]):
     """azure-core's async retry (Retry-After honoured as it is) with the exponential
     backoff spread by ±20%."""
 

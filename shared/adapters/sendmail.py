@@ -67,7 +67,9 @@ class MailSender:
             ),
             save_to_sent_items=False,
         )
-        config = RequestConfiguration(options=[RetryHandlerOption(delay=0.0, max_retries=IN_RUN_RETRIES)])
+        config: RequestConfiguration[None] = RequestConfiguration(  # sendMail has no query parameters
+            options=[RetryHandlerOption(delay=0.0, max_retries=IN_RUN_RETRIES)]
+        )
         where = f"Graph sendMail as {sender}"
         try:
             async with asyncio.timeout(self._timeout_s):

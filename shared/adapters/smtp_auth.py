@@ -88,13 +88,13 @@ class SmtpAuthClient:
                     guid = fields.get("Guid")
                     address = fields.get("PrimarySmtpAddress")
                     setting = fields.get("SmtpClientAuthenticationDisabled")
-                    well_formed = (
+                    # A malformed item goes to _mailbox too, which raises the usual error.
+                    # (Inline, so mypy narrows guid and address to str for keep().)
+                    if not (
                         isinstance(guid, str)
                         and isinstance(address, str)
                         and (setting is None or setting is True or setting is False)
-                    )
-                    # A malformed item goes to _mailbox too, which raises the usual error.
-                    if not well_formed or keep(guid, address, setting):
+                    ) or keep(guid, address, setting):
                         mailboxes.append(_mailbox(item, tenant))
             seen += len(page)
             if on_progress:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 from azure.core.exceptions import AzureError, ServiceRequestTimeoutError, ServiceResponseTimeoutError
 from azure.core.pipeline import AsyncPipeline, PipelineResponse
 from azure.core.pipeline.policies import AsyncRetryPolicy, HeadersPolicy, HttpLoggingPolicy
-from azure.core.rest import HttpRequest
+from azure.core.rest import AsyncHttpResponse, HttpRequest
 
 from shared.adapters.pipeline import JitteredRetryPolicy, user_agent_policy
 from shared.core.delivery import DeliveryError
@@ -80,7 +80,7 @@ class WebhookRetryPolicy(JitteredRetryPolicy):
         kwargs.setdefault("retry_read", 0)  # a timed-out post may have arrived: no blind repeat
         super().__init__(**kwargs)
 
-    def is_retry(self, settings: dict[str, Any], response: PipelineResponse) -> bool:
+    def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
         wait = self.get_retry_after(response)
         if wait is not None and wait > MAX_IN_RUN_WAIT_S:
             return False
@@ -91,7 +91,12 @@ class WebhookRetryPolicy(JitteredRetryPolicy):
 
 
 class TeamsSender:
-    def __init__(self, *, timeout_s: float = TIMEOUT_S, retry_policy: AsyncRetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = TIMEOUT_S,
+        retry_policy: AsyncRetryPolicy[HttpRequest, AsyncHttpResponse] | None = None,
+    ) -> None:
         # aiohttp costs about 70 ms to import: paid when a sender is built (the
         # Exchange client needs it then anyway), not by importing this module.
         from azure.core.pipeline.transport import AioHttpTransport

@@ -39,7 +39,8 @@ def backoff(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failed attempt."""
     if attempts < 1:
         return timedelta(0)
-    return min(BACKOFF_FIRST * 2 ** min(attempts - 1, 20), BACKOFF_MAX)
+    factor: int = 2 ** min(attempts - 1, 20)  # int ** int is typed Any: a negative power is a float
+    return min(BACKOFF_FIRST * factor, BACKOFF_MAX)
 
 
 def next_attempt(attempts: int, now: datetime, retry_after: float | None = None) -> datetime:

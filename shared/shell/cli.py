@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any, TypeVar
@@ -367,7 +367,7 @@ async def _audit(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_HANDLERS: dict[str, Any] = {
+_HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "check": _check,
     "tenant": _tenant,
     "exception": _exception,

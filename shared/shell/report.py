@@ -161,7 +161,7 @@ def _note(outcome: RemediationOutcome) -> str:
 
 def plan_json(result: CheckResult) -> dict[str, Any]:
     doc = result_json(result)
-    empty = {"mode": None, "note": None, "stopped": None, "actions": []}
+    empty: dict[str, Any] = {"mode": None, "note": None, "stopped": None, "actions": []}
     doc["plan"] = remediation_json(result.remediation) or empty
     return doc
 
@@ -215,7 +215,7 @@ def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> s
     if not runs:
         lines = ["no runs recorded"]
     else:
-        rows = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
+        rows: list[tuple[str, ...]] = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
         rows += [
             (
                 r.checked_at.strftime(_TIME),
