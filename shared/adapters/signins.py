@@ -23,11 +23,14 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
 from shared.core.model import Evidence, SignInEvidence
+
+if TYPE_CHECKING:  # kiota is imported when evidence is first read, not with this module
+    from kiota_abstractions.request_option import RequestOption
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +171,7 @@ class EvidenceReader:
         from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
         # As many 429 retries per request as kiota allows; the budget bounds the time.
-        retry = [RetryHandlerOption(max_retries=RetryHandlerOption.MAX_MAX_RETRIES)]
+        retry: list[RequestOption] = [RetryHandlerOption(max_retries=RetryHandlerOption.MAX_MAX_RETRIES)]
         client = self._graph()
         builder = client.audit_logs.sign_ins
         query = SignInsRequestBuilder.SignInsRequestBuilderGetQueryParameters(
