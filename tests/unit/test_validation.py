@@ -212,9 +212,12 @@ def test_no_module_defines_its_own_address_domain_or_guid_regex():
 
 
 def test_the_cli_takes_its_checks_from_core_not_the_storage_layer():
-    tree = ast.parse((ROOT / "shared" / "shell" / "cli.py").read_text(encoding="utf-8"))
+    trees = [
+        ast.parse(p.read_text(encoding="utf-8")) for p in (ROOT / "shared" / "shell" / "cli").glob("*.py")
+    ]
     from_store = {
         alias.name
+        for tree in trees
         for node in ast.walk(tree)
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shared.store")
         for alias in node.names

@@ -1,0 +1,34 @@
+"""``plan``: what remediation would do now, and why; changes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from shared.core.commands import tenant_add
+from shared.core.model import Status
+from shared.shell import report
+from shared.shell.cli.args import EXIT_ERROR, EXIT_OK, UsageError, tenant_arg
+from shared.shell.cli.session import cli_runtime
+from shared.shell.engine import plan_tenant
+from shared.shell.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = commands.add_parser("plan", help="show what remediation would do now, and why; changes nothing")
+    plan.add_argument("--tenant", type=tenant_arg, required=True)
+    plan.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
+    plan.set_defaults(run=run)
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    async with cli_runtime(settings) as services:
+        loads = await services.desired.load(args.tenant)
+        if not loads:
+            raise UsageError(f"tenant {args.tenant} is not monitored (add it: {tenant_add(args.tenant)})")
+        result = await plan_tenant(loads[0], services)
+    if args.json:
+        print(json.dumps(report.plan_json(result), indent=2))
+    else:
+        print(report.plan_text(result), end="")
+    return EXIT_ERROR if result.status is Status.ERROR else EXIT_OK

@@ -1,0 +1,42 @@
+"""``history`` and ``audit``: what earlier runs recorded."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from shared.shell import report
+from shared.shell.cli.args import EXIT_OK, tenant_arg
+from shared.shell.cli.session import cli_runtime
+from shared.shell.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser("audit", help="the remediation audit trail of a tenant")
+    audit.add_argument("--tenant", type=tenant_arg, required=True)
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    audit.set_defaults(run=run_audit)
+
+    hist = commands.add_parser("history", help="recent runs and finding changes of a tenant")
+    hist.add_argument("--tenant", type=tenant_arg, required=True)
+    hist.add_argument("--limit", type=int, default=10)
+    hist.set_defaults(run=run_history)
+
+
+async def run_history(settings: Settings, args: argparse.Namespace) -> int:
+    async with cli_runtime(settings) as services:
+        runs = await services.history.runs(args.tenant, args.limit)
+        events = await services.history.events(args.tenant, args.limit)
+    print(report.history_text(runs, events), end="")
+    return EXIT_OK
+
+
+async def run_audit(settings: Settings, args: argparse.Namespace) -> int:
+    async with cli_runtime(settings) as services:
+        records = await services.remediator.audit.list(args.tenant, args.limit)
+    if args.json:
+        print(json.dumps(report.audit_json(records), indent=2))
+    else:
+        print(report.audit_text(records), end="")
+    return EXIT_OK
