@@ -3,7 +3,7 @@ goes, what state a copy is in, and the error a sender raises.
 
 Plain data shared by the outbox store, the senders and the notifier, so none of
 them has to import another; the decisions (targets, keys, backoff) are in
-shared/notify/delivery.py.
+shared/notify/outbox_rules.py.
 """
 
 from __future__ import annotations

@@ -20,11 +20,11 @@ from shared.core.limits import NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
 from shared.core.model import CheckResult, Status, TenantLoad
 from shared.notify import card, mail_html
 from shared.notify.compose import compose
-from shared.notify.delivery import next_attempt, notification_key, targets
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.digest import identity as digest_identity
 from shared.notify.events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
 from shared.notify.message import Message, fit
+from shared.notify.outbox_rules import next_attempt, notification_key, targets
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.shell.settings import Settings
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore

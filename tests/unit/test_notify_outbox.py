@@ -10,7 +10,7 @@ import pytest
 
 from shared.adapters.teams_webhook import describe, redact, webhook_url
 from shared.core.delivery import Channel, DeliveryError, Stream, Target
-from shared.notify.delivery import BACKOFF_MAX, backoff, next_attempt, notification_key, targets
+from shared.notify.outbox_rules import BACKOFF_MAX, backoff, next_attempt, notification_key, targets
 
 from .notify_values import NOW, POLICY
 
