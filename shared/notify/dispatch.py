@@ -26,9 +26,9 @@ from shared.notify.events import Memory, derive, failing_since, needs_first_seen
 from shared.notify.message import Message, fit
 from shared.notify.outbox_rules import next_attempt, notification_key, targets
 from shared.notify.undelivered import Undelivered, with_undelivered
+from shared.shell.ports import HistoryReader
 from shared.shell.settings import Settings
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
-from shared.store.runs import HistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Notifier:
 
     # -- queuing ---------------------------------------------------------------------
 
-    async def queue_results(self, results: Sequence[CheckResult], history: HistoryStore) -> int:
+    async def queue_results(self, results: Sequence[CheckResult], history: HistoryReader) -> int:
         """Queue what each tenant's run has to tell; returns how many were queued."""
         queued = 0
         for result in results:
@@ -98,7 +98,7 @@ class Notifier:
                 log.exception("tenant %s: could not queue its notification", result.tenant_id)
         return queued
 
-    async def _queue_result(self, result: CheckResult, history: HistoryStore) -> int:
+    async def _queue_result(self, result: CheckResult, history: HistoryReader) -> int:
         tenant = result.tenant_id
         to = targets(result.policy)
         if not to:
@@ -143,7 +143,7 @@ class Notifier:
             log.info("tenant %s: queued %r for %s", tenant, message.title, ", ".join(t.channel for t in to))
         return int(created)
 
-    async def queue_digests(self, loads: Sequence[TenantLoad], history: HistoryStore) -> int:
+    async def queue_digests(self, loads: Sequence[TenantLoad], history: HistoryReader) -> int:
         """Queue each tenant's digest; returns how many were queued."""
         queued = 0
         for load in loads:
@@ -153,7 +153,7 @@ class Notifier:
                 log.exception("tenant %s: could not queue its digest", load.tenant_id)
         return queued
 
-    async def queue_digest(self, load: TenantLoad, history: HistoryStore) -> bool:
+    async def queue_digest(self, load: TenantLoad, history: HistoryReader) -> bool:
         """Queue one tenant's digest; False when it has no recipients or has had
         today's already."""
         policy = load.policy

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from shared.core.model import CheckResult
 from shared.notify.dispatch import Delivery
 from shared.shell.engine import Progress, check_tenants
-from shared.shell.runtime import Runtime
+from shared.shell.ports import CycleServices
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,11 @@ class Cycle:
 
 
 async def run_cycle(
-    runtime: Runtime, tenant: str | None = None, *, deliver: bool = True, progress: Progress | None = None
+    runtime: CycleServices,
+    tenant: str | None = None,
+    *,
+    deliver: bool = True,
+    progress: Progress | None = None,
 ) -> Cycle:
     """Check every enabled tenant (or the one asked for, enabled or not), a few at a time.
 

@@ -11,13 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
 
 from azure.core.exceptions import AzureError
 
 from shared.adapters.exchange_errors import ExchangePermissionError, ExchangeTokenError
-from shared.adapters.smtp_auth import SmtpAuthClient
-from shared.adapters.tenant_clients import TenantClients
 from shared.core.grant_delay import http_status, with_grant_delay
 from shared.core.limits import PARALLEL_TENANTS
 from shared.core.model import (
@@ -32,31 +29,15 @@ from shared.core.model import (
     TenantPolicy,
 )
 from shared.core.policy import ExceptionIndex, evaluate, status_of
-from shared.shell.remediator import Remediator
-from shared.store import DesiredStateStore, HistoryStore
+from shared.shell.ports import ExchangeReader, Services
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
 
 
-class Services(Protocol):
-    """The edges a check talks to: a shared.shell.runtime.Runtime (read-only here)."""
-
-    @property
-    def clients(self) -> TenantClients: ...
-    @property
-    def desired(self) -> DesiredStateStore: ...
-    @property
-    def history(self) -> HistoryStore: ...
-    @property
-    def remediator(self) -> Remediator: ...
-    @property
-    def clock(self) -> Callable[[], datetime]: ...
-
-
 async def observe(
-    exchange: SmtpAuthClient, policy: TenantPolicy, progress: Progress | None = None
+    exchange: ExchangeReader, policy: TenantPolicy, progress: Progress | None = None
 ) -> Observation:
     """Read the org switch and every mailbox, keeping only what the rules need.
 

@@ -36,7 +36,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Runtime:
-    """The edges of a run. Satisfies shared.shell.engine.Services."""
+    """The edges of a run. Satisfies shared.shell.ports.CycleServices (and so Services)."""
 
     settings: Settings
     clock: Callable[[], datetime]

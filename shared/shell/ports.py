@@ -1,0 +1,134 @@
+"""The engine's edges, as small Protocols.
+
+The engine (shared.shell.engine) and the cycle (shared.shell.cycle) depend on these,
+not on the concrete classes. The classes satisfy them structurally, with no base
+class to inherit: the Runtime (shared.shell.runtime) holds the real ones, and mypy
+checks that it fits wherever it is passed to check_tenants(), plan_tenant() or
+run_cycle(). Small in-memory fakes of these ports drive the engine's failure branches
+in fast unit tests (tests/unit/test_engine_branches.py); the Azurite and simulator
+tests remain the proof of the real adapters.
+
+A port names only what the engine calls: the concrete classes do more (the CLI and
+the remediator use the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from shared.core.model import (
+    CheckResult,
+    Finding,
+    MailboxSetting,
+    Observation,
+    RemediationOutcome,
+    TenantLoad,
+    TenantPolicy,
+)
+from shared.shell.settings import Settings
+from shared.store.records import OpenFinding, RunRecord
+from shared.store.runs import Recorded
+
+if TYPE_CHECKING:  # the notifier imports this module (for HistoryReader) at run time
+    from shared.notify.dispatch import Delivery
+
+
+class DesiredSource(Protocol):
+    """Desired state, validated (shared.store.DesiredStateStore)."""
+
+    async def load(self, tenant: str | None = None) -> list[TenantLoad]: ...
+
+
+class ExchangeReader(Protocol):
+    """One tenant's Exchange Online reads (shared.adapters.smtp_auth.SmtpAuthClient)."""
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    async def org_smtp_auth_disabled(self) -> bool: ...
+
+    def cas_mailbox_pages(
+        self,
+        on_progress: Callable[[int], None] | None = None,
+        *,
+        keep: Callable[[str, str, bool | None], bool] | None = None,
+    ) -> AsyncIterator[list[MailboxSetting]]: ...
+
+
+class TenantReaders(Protocol):
+    """One tenant's clients as the engine uses them (shared.adapters.tenant_clients.TenantClient)."""
+
+    @property
+    def exchange(self) -> ExchangeReader: ...
+
+
+class TenantClientsPort(Protocol):
+    """Each tenant's clients, held for a piece of work (shared.adapters.tenant_clients.TenantClients)."""
+
+    def use(self, tenant_id: str) -> AbstractAsyncContextManager[TenantReaders]: ...
+
+
+class HistoryReader(Protocol):
+    """What the notifier reads of the run history (shared.store.HistoryStore)."""
+
+    async def open_findings(self, tenant: str) -> dict[str, OpenFinding]: ...
+
+    async def runs(self, tenant: str, limit: int = 20) -> list[RunRecord]: ...
+
+    async def last_successful_run(self, tenant: str) -> RunRecord | None: ...
+
+
+class HistoryRecorder(HistoryReader, Protocol):
+    """The run history (shared.store.HistoryStore): record a run, diffed with the last."""
+
+    async def record(self, result: CheckResult) -> Recorded: ...
+
+
+class Remediation(Protocol):
+    """Plan and apply the fixes of one tenant (shared.shell.remediator.Remediator)."""
+
+    async def run(
+        self,
+        policy: TenantPolicy,
+        observed: Observation,
+        findings: Sequence[Finding],
+        now: datetime,
+        *,
+        dry_run: bool = False,
+    ) -> RemediationOutcome | None: ...
+
+
+class NotificationQueue(Protocol):
+    """The notifier's two steps (shared.notify.dispatch.Notifier): queue what runs
+    have to tell, then deliver what is due."""
+
+    async def queue_results(self, results: Sequence[CheckResult], history: HistoryReader) -> int: ...
+
+    async def deliver(self, tenants: Iterable[str]) -> Delivery: ...
+
+
+class Services(Protocol):
+    """The edges a check talks to (read-only here): a shared.shell.runtime.Runtime."""
+
+    @property
+    def clients(self) -> TenantClientsPort: ...
+    @property
+    def desired(self) -> DesiredSource: ...
+    @property
+    def history(self) -> HistoryRecorder: ...
+    @property
+    def remediator(self) -> Remediation: ...
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+
+
+class CycleServices(Services, Protocol):
+    """A check's edges plus the notifier and the settings: what run_cycle() needs."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def notifier(self) -> NotificationQueue: ...
