@@ -26,9 +26,9 @@ from shared.notify.events import Memory, derive, failing_since, needs_first_seen
 from shared.notify.message import Message, fit
 from shared.notify.outbox_rules import next_attempt, notification_key, targets
 from shared.notify.undelivered import Undelivered, with_undelivered
-from shared.shell.ports import HistoryReader
 from shared.shell.settings import Settings
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
+from shared.store.runs import HistoryReader
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,9 @@ in fast unit tests (tests/unit/test_engine_branches.py); the Azurite and simulat
 tests remain the proof of the real adapters.
 
 A port names only what the engine calls: the concrete classes do more (the CLI and
-the remediator use the rest).
+the remediator use the rest). HistoryReader, what the notifier reads of the history,
+is defined beside HistoryStore (the notifier must not import the shell) and
+re-exported here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from shared.core.model import (
     CheckResult,
@@ -28,12 +30,22 @@ from shared.core.model import (
     TenantLoad,
     TenantPolicy,
 )
+from shared.notify.dispatch import Delivery
 from shared.shell.settings import Settings
-from shared.store.records import OpenFinding, RunRecord
-from shared.store.runs import Recorded
+from shared.store.runs import HistoryReader, Recorded
 
-if TYPE_CHECKING:  # the notifier imports this module (for HistoryReader) at run time
-    from shared.notify.dispatch import Delivery
+__all__ = [
+    "CycleServices",
+    "DesiredSource",
+    "ExchangeReader",
+    "HistoryReader",
+    "HistoryRecorder",
+    "NotificationQueue",
+    "Remediation",
+    "Services",
+    "TenantClientsPort",
+    "TenantReaders",
+]
 
 
 class DesiredSource(Protocol):
@@ -69,16 +81,6 @@ class TenantClientsPort(Protocol):
     """Each tenant's clients, held for a piece of work (shared.adapters.tenant_clients.TenantClients)."""
 
     def use(self, tenant_id: str) -> AbstractAsyncContextManager[TenantReaders]: ...
-
-
-class HistoryReader(Protocol):
-    """What the notifier reads of the run history (shared.store.HistoryStore)."""
-
-    async def open_findings(self, tenant: str) -> dict[str, OpenFinding]: ...
-
-    async def runs(self, tenant: str, limit: int = 20) -> list[RunRecord]: ...
-
-    async def last_successful_run(self, tenant: str) -> RunRecord | None: ...
 
 
 class HistoryRecorder(HistoryReader, Protocol):

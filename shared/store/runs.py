@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
@@ -109,6 +109,17 @@ def run_entity(result: CheckResult, change: HistoryDiff | None) -> dict[str, Any
             ),
         )
     return entity
+
+
+class HistoryReader(Protocol):
+    """What the notifier reads of the run history; HistoryStore fits it. Kept here, not
+    in shared.shell.ports (which re-exports it), so the notifier need not import the shell."""
+
+    async def open_findings(self, tenant: str) -> dict[str, OpenFinding]: ...
+
+    async def runs(self, tenant: str, limit: int = 20) -> list[RunRecord]: ...
+
+    async def last_successful_run(self, tenant: str) -> RunRecord | None: ...
 
 
 class HistoryStore:
