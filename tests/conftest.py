@@ -4,10 +4,11 @@ per session and stopped after; each test gets its own tables (a fresh prefix).""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from shared.shell.warm import close_warm
 from sim.azurite import Azurite
 from sim.rate_limit import GRAPH_REPORTS_LIMIT
 from sim.server import SimServer
@@ -26,6 +27,14 @@ def azurite() -> Iterator[Azurite]:
 def sim_server() -> Iterator[SimServer]:
     with SimServer() as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+async def no_warm_clients() -> AsyncIterator[None]:
+    """The timer jobs keep the identity and the clients warm for the process: each test
+    starts cold, as a fresh worker would, and leaves nothing open."""
+    yield
+    await close_warm()
 
 
 @pytest.fixture

@@ -104,10 +104,14 @@ class TenantClients:
             await self._clients.pop(idle).close()
 
     async def close(self) -> None:
+        """Close every client, then the credentials made for tenants."""
         clients = list(self._clients.values())
         self._clients.clear()
-        for client in clients:
-            await client.close()
+        try:
+            for client in clients:
+                await client.close()
+        finally:
+            await self._credentials.close()
 
     async def __aenter__(self) -> Self:
         return self

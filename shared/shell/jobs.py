@@ -20,8 +20,9 @@ class CheckIncomplete(RuntimeError):
 
 async def scheduled_check(settings: Settings) -> list[CheckResult]:
     """Check every enabled tenant with the managed identity; record each run; queue
-    what changed and send what is due (new notifications and earlier failures)."""
-    async with open_runtime(settings) as runtime:
+    what changed and send what is due (new notifications and earlier failures). The
+    identity and the tenants' clients stay warm for the next invocation."""
+    async with open_runtime(settings, keep_warm=True) as runtime:
         cycle = await run_cycle(runtime)
     if cycle.delivery is not None:
         _log_delivery(cycle.delivery)
@@ -35,7 +36,7 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
 async def weekly_digest(settings: Settings) -> Delivery:
     """Queue and send each enabled tenant's digest (from recorded history; no
     Exchange call), then anything else due for those tenants."""
-    async with open_runtime(settings) as runtime:
+    async with open_runtime(settings, keep_warm=True) as runtime:
         loads = [load for load in await runtime.desired.load() if load.enabled]
         await runtime.notifier.queue_digests(loads, runtime.history)
         delivery = await runtime.notifier.deliver(load.tenant_id for load in loads)

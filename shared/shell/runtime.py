@@ -22,6 +22,7 @@ from shared.adapters.tenant_clients import TenantClients
 from shared.notify.dispatch import Notifier, NotifyConfig
 from shared.shell.remediator import Remediator, VerifyTimings
 from shared.shell.settings import Settings
+from shared.shell.warm import warm
 from shared.store import DesiredStateStore, HistoryStore, TableNames
 from shared.store.audit import AuditStore
 from shared.store.lock import TenantLock
@@ -55,18 +56,25 @@ async def open_runtime(
     clock: Callable[[], datetime] = utc_now,
     verify: VerifyTimings | None = None,
     notify_config: NotifyConfig | None = None,
+    keep_warm: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open every client a run needs and close them all after, in reverse order.
 
     Without ``credential`` the runtime uses (and closes) the managed identity; a
-    credential passed in (the CLI's workstation credential) stays the caller's."""
+    credential passed in (the CLI's workstation credential) stays the caller's. With
+    ``keep_warm`` (the Functions triggers) the managed identity and the tenants' clients
+    are the process's, kept for the next invocation (shared.shell.warm)."""
     async with AsyncExitStack() as stack:
-        if credential is None:
+        clients: TenantClients | None = None
+        if credential is None and keep_warm:
+            credential, clients = await warm(_warm_key(settings), lambda: _warm_clients(settings))
+        elif credential is None:
             credential = await stack.enter_async_context(managed_identity(settings.client_id))
         names = TableNames.with_prefix(settings.table_prefix)
         tables = await stack.enter_async_context(service_client(settings.storage, credential))
         await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
-        clients = await _tenant_clients(stack, settings, credential)
+        if clients is None:
+            clients = await stack.enter_async_context(tenant_clients(settings, credential))
         desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
         yield Runtime(
             settings=settings,
@@ -90,16 +98,20 @@ async def open_runtime(
         )
 
 
-async def _tenant_clients(
-    stack: AsyncExitStack, settings: Settings, credential: AsyncTokenCredential
-) -> TenantClients:
+def tenant_clients(settings: Settings, credential: AsyncTokenCredential) -> TenantClients:
     """The one place the tenants' clients are built: each tenant's Exchange client and
-    sign-in evidence reader, with that tenant's credential. Closed with the runtime,
-    the clients first, then any credential made for a tenant."""
-    credentials = await stack.enter_async_context(TenantCredentials(credential))
-    return await stack.enter_async_context(
-        TenantClients(credentials, settings.exchange_url, settings.graph_url)
-    )
+    sign-in evidence reader, with that tenant's credential. Closing them closes the
+    clients, then any credential made for a tenant (never ``credential`` itself)."""
+    return TenantClients(TenantCredentials(credential), settings.exchange_url, settings.graph_url)
+
+
+def _warm_key(settings: Settings) -> tuple[str | None, str, str]:
+    return (settings.client_id, settings.exchange_url, settings.graph_url)
+
+
+async def _warm_clients(settings: Settings) -> tuple[AsyncTokenCredential, TenantClients]:
+    credential = managed_identity(settings.client_id)
+    return credential, tenant_clients(settings, credential)
 
 
 async def _notifier(
