@@ -1,31 +1,37 @@
-"""What a person reads on an Adaptive Card: its TextBlocks and FactSet entries."""
+"""What a person reads on an Adaptive Card: the text of its RichTextBlocks (each
+block's runs joined), TextBlocks and FactSet entries, in order."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
-def card_strings(card: Any, *, split_facts: bool = False) -> list[str]:
-    """Every TextBlock text and fact of ``card`` (a dict or the posted envelope), in
-    order; a fact is "title: value", or title and value apart with ``split_facts``."""
+def elements(card: Any) -> Iterator[dict[str, Any]]:
+    """Every object with a "type" in ``card`` (a dict or the posted envelope), depth first."""
+    if isinstance(card, dict):
+        if "type" in card:
+            yield card
+        for value in card.values():
+            yield from elements(value)
+    elif isinstance(card, list):
+        for value in card:
+            yield from elements(value)
+
+
+def card_strings(card: Any) -> list[str]:
+    """Every text block of ``card``, in order; a fact is "title: value"."""
     out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "TextBlock":
-                out.append(node["text"])
-            if node.get("type") == "FactSet":
-                for fact in node["facts"]:
-                    out.extend(
-                        (fact["title"], fact["value"])
-                        if split_facts
-                        else (f"{fact['title']}: {fact['value']}",)
-                    )
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
+    for node in elements(card):
+        kind = node["type"]
+        if kind == "RichTextBlock":
+            out.append("".join(i if isinstance(i, str) else i["text"] for i in node["inlines"]))
+        elif kind == "TextBlock":
+            out.append(node["text"])
+        elif kind == "FactSet":
+            out.extend(f"{fact['title']}: {fact['value']}" for fact in node["facts"])
     return out
+
+
+def text_runs(card: Any) -> list[dict[str, Any]]:
+    return [node for node in elements(card) if node["type"] == "TextRun"]

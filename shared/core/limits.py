@@ -50,3 +50,7 @@ TABLE_PREFIX_MAX = 40
 PARALLEL_TENANTS = Bounds(1, 32, 4)
 REMINDER_HOURS = Bounds(0, 24 * 90, 24, why="0: no reminders")
 NOTIFY_MAX_ATTEMPTS = Bounds(1, 50, 8)
+# A Teams card's budget in KB (1,024 bytes) of JSON as posted. Teams documents about
+# 28 KB, a maintained client measured about 21 KB before a 413, and a Workflows flow
+# drops an oversized card without telling the sender: 20 by default, never above 27.
+CARD_MAX_KB = Bounds(4, 27, 20, why="Teams drops larger cards without telling the sender")

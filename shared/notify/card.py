@@ -1,85 +1,94 @@
 """A Message as a Teams card: Adaptive Card 1.4 in the Workflows message envelope,
-cut down to fit under Teams' message size limit. Pure.
+cut down to fit a byte budget. Pure.
 
-Teams reads TextBlock text as Markdown, so every string from the Message is
-escaped: tenant-supplied text can neither format nor link. The card's own emphasis
-comes from element properties (weight, color, style), plus ``**`` around escaped
-names in lists.
+Every string of the Message goes into a ``TextRun`` inside a ``RichTextBlock``:
+TextRun text is not Markdown, so tenant-supplied text can neither format nor link,
+and needs no backslash escapes (Teams on iOS and Android shows those literally:
+``svc\\_scan@...``). Emphasis comes from the runs' own properties (weight, size,
+color). No run ever gets a ``selectAction``: the card's one link is its own button.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from shared.core.limits import CARD_MAX_KB
 from shared.notify.message import Message, Section, Tone, fit
 
 CARD_VERSION = "1.4"  # 1.5 and 1.6 cards are reported to fail when posted through Workflows
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-# Teams takes about 28 KB per message; keep a margin for what Teams wraps around it.
-LIMIT_BYTES = 27 * 1024
+# The default budget (SMTPAUTH_CARD_MAX_KB; why 20 KB: shared.core.limits).
+LIMIT_BYTES = CARD_MAX_KB.default * 1024
 ADMIN_CENTER = "https://admin.exchange.microsoft.com/#/mailboxes"
 
-# The ASCII characters Markdown (and Adaptive Cards' {{DATE()}} functions) read as
-# syntax anywhere in a line; a backslash escape is valid CommonMark for each. Others
-# ("-", "+", "=", "1.") matter only at the start of a line, handled in md().
-# Parentheses and "!" are left alone: they make a link or an image only after "[...]",
-# whose brackets are escaped, and some Teams clients show escapes as backslashes, so
-# escaping only what must be keeps "(6)" and commands readable there.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>~&])")
 _COLOR = {Tone.ATTENTION: "Attention", Tone.WARNING: "Warning", Tone.GOOD: "Good", Tone.DEFAULT: "Default"}
+# Adaptive Cards replaces {{DATE(...)}} and {{TIME(...)}} in TextRun text too; a word
+# joiner between the braces keeps such text from the tenant as it is.
+_FUNCTION_OPEN = "{{"
+_FUNCTION_OPEN_INERT = "{\u2060{"
 
 
-def md(text: str) -> str:
-    """Text shown as itself in a Markdown TextBlock."""
-    escaped = _MD_SPECIAL.sub(r"\\\1", text)
-    # A list, a rule or a heading underline at the start of the text.
-    escaped = re.sub(r"^([-+=])", r"\\\1", escaped)
-    return re.sub(r"^(\d+)\.", r"\1\\.", escaped)
+def plain(text: str) -> str:
+    """Text shown as itself in a TextRun."""
+    return text.replace(_FUNCTION_OPEN, _FUNCTION_OPEN_INERT)
 
 
-def _text(text: str, **props: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": md(text), "wrap": True, **props}
+def _run(text: str, **props: Any) -> dict[str, Any]:
+    return {"type": "TextRun", "text": plain(text), **props}
+
+
+def _rich(*runs: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "RichTextBlock", "inlines": list(runs), **props}
+
+
+def _text(text: str, run: dict[str, Any] | None = None, **props: Any) -> dict[str, Any]:
+    """One block of one run: ``run`` holds the run's properties, ``props`` the block's."""
+    return _rich(_run(text, **(run or {})), **props)
 
 
 def _section(section: Section) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
-        _text(section.heading, weight="Bolder", color=_COLOR[section.tone], size="Medium")
+        _text(section.heading, {"weight": "Bolder", "color": _COLOR[section.tone], "size": "Medium"})
     ]
     if section.note:
         items.append(_text(section.note, spacing="Small"))
-    if section.lines:
-        # One TextBlock holding a Markdown list: a few bytes per line, so more fit.
-        bullets = "\n".join(
-            f"- **{md(line.text)}**" + (f" · {md(line.detail)}" if line.detail else "")
-            for line in section.lines
-        )
-        items.append({"type": "TextBlock", "text": bullets, "wrap": True, "spacing": "Small"})
+    for line in section.lines:
+        # A block per line: a TextRun cannot hold a list, and a line break inside one
+        # is not drawn the same way by every Teams client.
+        runs = [_run(f"• {line.text}", weight="Bolder")]
+        if line.detail:
+            runs.append(_run(f" · {line.detail}"))
+        items.append(_rich(*runs, spacing="Small"))
     if section.more:
-        items.append(_text(f"… and {section.more:,} more", isSubtle=True, spacing="Small"))
+        items.append(_text(f"… and {section.more:,} more", {"isSubtle": True}, spacing="Small"))
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
 
 
+def _fact(title: str, value: str) -> dict[str, Any]:
+    # Not a FactSet: Teams reads fact titles and values as Markdown.
+    return _rich(_run(f"{title}: ", weight="Bolder"), _run(value), spacing="None")
+
+
 def card(message: Message) -> dict[str, Any]:
-    header_items = [_text(message.title, size="Large", weight="Bolder")]
+    header_items = [_text(message.title, {"size": "Large", "weight": "Bolder"})]
     if message.summary:
         header_items.append(_text(message.summary, spacing="Small"))
     body: list[dict[str, Any]] = [
         {"type": "Container", "style": str(message.tone), "bleed": True, "items": header_items}
     ]
     if message.facts:
-        body.append(
-            {"type": "FactSet", "facts": [{"title": md(k), "value": md(v)} for k, v in message.facts]}
-        )
+        facts = [_fact(k, v) for k, v in message.facts]
+        facts[0]["spacing"] = "Medium"
+        body += facts
     body += [_section(s) for s in message.sections]
     if message.todo:
-        todo: list[dict[str, Any]] = [_text("What to do", weight="Bolder", size="Medium")]
+        todo: list[dict[str, Any]] = [_text("What to do", {"weight": "Bolder", "size": "Medium"})]
         todo += [_text(step, spacing="Small") for step in message.todo]
         body.append({"type": "Container", "separator": True, "spacing": "Medium", "items": todo})
     if message.footer:
-        body.append(_text(message.footer, isSubtle=True, size="Small", spacing="Medium"))
+        body.append(_text(message.footer, {"isSubtle": True, "size": "Small"}, spacing="Medium"))
     return {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,

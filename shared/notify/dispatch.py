@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
 from shared.core.delivery import Channel, DeliveryError, Stream
-from shared.core.limits import NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
+from shared.core.limits import CARD_MAX_KB, NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
 from shared.core.model import CheckResult, Status, TenantLoad
 from shared.notify import card, mail_html
 from shared.notify.compose import compose
@@ -44,6 +44,7 @@ class NotifyConfig:
     mail_sender: str | None = None
     remind_every: timedelta | None = timedelta(hours=REMINDER_HOURS.default)
     max_attempts: int = NOTIFY_MAX_ATTEMPTS.default
+    card_limit_bytes: int = CARD_MAX_KB.default * 1024
     # Where webhook app settings are looked up (the process environment in Azure,
     # where the host has already resolved Key Vault references).
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
@@ -55,6 +56,7 @@ class NotifyConfig:
             mail_sender=settings.mail_sender,
             remind_every=timedelta(hours=hours) if hours > 0 else None,
             max_attempts=settings.notify_max_attempts,
+            card_limit_bytes=settings.card_max_kb * 1024,
             env=os.environ if env is None else env,
         )
 
@@ -254,7 +256,7 @@ class Notifier:
     async def _send(self, row: OutboxRow, message: Message) -> None:
         if row.channel is Channel.TEAMS:
             url = webhook_url(row.address, self.config.env)
-            await self.teams.send(url, card.payload(message), setting=row.address)
+            await self.teams.send(url, card.payload(message, self.config.card_limit_bytes), setting=row.address)
             return
         sender = self.config.mail_sender
         if not sender:

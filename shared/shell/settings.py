@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from shared.core.limits import (
+    CARD_MAX_KB,
     DEFAULT_DIGEST_SCHEDULE,
     DEFAULT_EXCHANGE_URL,
     DEFAULT_GRAPH_URL,
@@ -125,6 +126,7 @@ class Settings:
     reminder_hours: float = REMINDER_HOURS.default
     notify_max_attempts: int = NOTIFY_MAX_ATTEMPTS.default
     digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
+    card_max_kb: int = CARD_MAX_KB.default  # the Teams card's budget
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -148,6 +150,7 @@ class Settings:
             ),
             notify_max_attempts=_bounded(env, "SMTPAUTH_NOTIFY_MAX_ATTEMPTS", NOTIFY_MAX_ATTEMPTS),
             digest_schedule=schedules.digest,
+            card_max_kb=_bounded(env, "SMTPAUTH_CARD_MAX_KB", CARD_MAX_KB),
         )
 
 

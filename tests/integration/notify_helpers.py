@@ -5,7 +5,6 @@ and what a card says."""
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,8 +38,9 @@ def notified_policy(tenant_id: str, domain: str, **kw: Any) -> TenantPolicy:
 
 
 def card_text(card: dict[str, Any]) -> str:
-    """What a person reads on the card: TextBlocks and facts, Markdown escapes undone."""
-    return re.sub(r"\\(.)", r"\1", "\n".join(card_strings(card)))
+    """What a person reads on the card: its text runs, exactly as posted (they are not
+    Markdown, so nothing is escaped)."""
+    return "\n".join(card_strings(card))
 
 
 def raw_card(card: dict[str, Any]) -> str:

@@ -4,12 +4,10 @@ the official Adaptive Cards library (npm ``adaptivecards``), run through Node.""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from dataclasses import replace
 from datetime import timedelta
-from html import unescape as unescape_html
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,7 @@ from shared.notify.compose import compose
 from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.events import Memory, derive
 from shared.notify.undelivered import Undelivered, with_undelivered
-from tests.cards import card_strings
+from tests.cards import card_strings, elements, text_runs
 from tests.unit.notify_values import HOSTILE, NON_LATIN, NOW, POLICY, action, findings, outcome, result
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,7 +101,8 @@ def test_every_card_parses_cleanly_with_the_official_library():
 def test_the_check_can_fail():
     """A 1.5 property, an element 1.4 does not know, a bad value: all reported."""
     bad = card.card(message(result(findings("a@contoso.com"))))
-    bad["body"][0]["items"][0]["style"] = "heading"  # TextBlock.style is 1.5
+    bad["body"][0]["items"][0]["inlines"][0]["underline"] = "yes"  # a bool, 1.3
+    bad["body"].append({"type": "TextBlock", "text": "x", "style": "heading"})  # TextBlock.style is 1.5
     bad["body"].append({"type": "Table", "columns": []})  # 1.5 element
     bad["body"].append({"type": "TextBlock", "text": "x", "size": "enormous"})
     code, report = validate({"bad": json.dumps(card.envelope(bad)).encode()})
@@ -112,52 +111,31 @@ def test_the_check_can_fail():
     assert "supported in version 1.5" in problems and "Table" in problems and "enormous" in problems
 
 
-def rendered_markdown(texts: list[str]) -> list[str]:
-    done = subprocess.run(
-        [shutil.which("node") or "node", str(ROOT / "tests" / "render_markdown.js")],
-        input=json.dumps(texts),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return json.loads(done.stdout)
+def test_every_card_holds_its_text_where_no_markdown_is_read():
+    """Teams reads TextBlock and FactSet text as Markdown and shows backslash escapes
+    literally on phones: every text is a TextRun, shown as posted, never clickable."""
+    for name, body in every_card().items():
+        posted = json.loads(body)
+        kinds = {node["type"] for node in elements(posted)}
+        assert not kinds & {"TextBlock", "FactSet"}, name
+        runs = text_runs(posted)
+        assert runs and not [run for run in runs if "selectAction" in run], name
+        texts = card_strings(posted)
+        assert not [t for t in texts if "\\" in t], name  # no escape reached the card
+        actions = [node for node in elements(posted) if node["type"].startswith("Action.")]
+        assert [a["url"] for a in actions] == [card.ADMIN_CENTER], name  # the card's own button only
 
 
-def posted_strings(body: bytes) -> list[str]:
-    return card_strings(json.loads(body), split_facts=True)
-
-
-def test_hostile_text_renders_as_plain_text_in_a_markdown_renderer():
-    """What a person would see: the hostile strings as text, never as markup."""
+def test_hostile_text_arrives_as_itself():
     evil = "x*_[pay](https://evil.example)<script>alert(1)</script>@contoso.com"
     r = result(findings(evil, f"{NON_LATIN}@contoso.com"))
     rem = outcome(action(r.findings[0], ActionStatus.HELD, HOSTILE, users=[HOSTILE]))
     body = card.payload(
         with_undelivered(message(replace(r, remediation=rem)), [Undelivered(HOSTILE, "teams", NOW, HOSTILE)])
     )
-    texts = posted_strings(body)
-    html = "\n".join(rendered_markdown(texts))
-    for tag in (
-        "<script",
-        "<em>",
-        "<code>",
-        "<del>",
-        "<s>",
-        "<h1",
-        "<h2",
-        "<img",
-        "<table",
-        "<hr",
-        "<blockquote",
-        "<ol",
-    ):
-        assert tag not in html, tag
-    links = re.findall(r'<a href="([^"]*)"', html)
-    assert all(link.startswith("mailto:") for link in links), links  # addresses only; no URL from the data
-    # The card's own bold, one per listed name, and no other.
-    assert html.count("<strong>") == sum(t.count("\n- **") + t.startswith("- **") for t in texts)
-    visible = unescape_html(re.sub(r"<[^>]+>", "", html)).replace("\u2060", "")
+    visible = "\n".join(card_strings(json.loads(body))).replace("\u2060", "")
     assert "<script>alert('x')</script>" in visible and "[click](https://evil.example/x)" in visible
     assert "{{DATE(2017-02-14T06:08:39Z, SHORT)}}" in visible and "**bold** _it_" in visible
     assert evil in visible and NON_LATIN in visible
+    code, report = validate({"hostile": body})
+    assert (code, report) == (0, {"hostile": []})

@@ -4,7 +4,6 @@ change is cut down to fit Teams' size limit. Assertions are on rendered output."
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -20,7 +19,7 @@ from shared.notify.message import Message
 from shared.notify.text import clean
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.store.outbox import MAX_PAYLOAD_CHARS
-from tests.cards import card_strings
+from tests.cards import card_strings, elements, text_runs
 
 from .notify_values import DOMAIN, HOSTILE, NON_LATIN, NOW, POLICY, TENANT, action, findings, outcome, result
 
@@ -39,15 +38,11 @@ def card_texts(body: bytes) -> list[str]:
     return card_strings(json.loads(body))
 
 
-def unescape(md: str) -> str:
-    return re.sub(r"\\(.)", r"\1", md)
-
-
 def test_drift_opened_says_which_tenant_what_how_since_when_and_what_to_do():
     r = result(findings("printer@contoso.com", org_on=True))
     message = message_for(r)
     body = card.payload(message)
-    text = unescape("\n".join(card_texts(body)))
+    text = ("\n".join(card_texts(body)))
     assert message.title == f"SMTP AUTH drift found in {DOMAIN}"
     assert TENANT in text and DOMAIN in text
     assert "printer@contoso.com" in text and "Organization (Set-TransportConfig)" in text
@@ -81,7 +76,7 @@ def test_resolved_and_reminder_read_right():
         first_seen={f.key: first for f in current},
     )
     assert reminder.title == f"Reminder: SMTP AUTH drift still open in {DOMAIN}"
-    assert "since 2026-11-25 09:00 UTC" in unescape("\n".join(card_texts(card.payload(reminder))))
+    assert "since 2026-11-25 09:00 UTC" in ("\n".join(card_texts(card.payload(reminder))))
     assert "a reminder follows every 24 h" in reminder.footer
 
 
@@ -90,7 +85,7 @@ def test_could_not_check_says_why():
         result(error="Get-CASMailbox failed (HTTP 403): no Exchange role", previous=Status.DRIFT)
     )
     assert message.title == f"Could not check SMTP AUTH in {DOMAIN}"
-    text = unescape("\n".join(card_texts(card.payload(message))))
+    text = ("\n".join(card_texts(card.payload(message))))
     assert "no Exchange role" in text and "docs/permissions.md" in text
 
 
@@ -108,7 +103,7 @@ def test_remediation_outcomes_render_with_reason_and_evidence():
     assert message.title == f"SMTP AUTH remediation failed in {DOMAIN}"
     headings = [s.heading for s in message.sections]
     assert headings == ["Fixed by remediation (1)", "Remediation held (1)", "Remediation failed (1)"]
-    text = unescape("\n".join(card_texts(card.payload(message))))
+    text = ("\n".join(card_texts(card.payload(message))))
     assert "changed SMTP AUTH ON → off: done and read back" in text
     assert "held, SMTP AUTH stays ON (remediation would set off)" in text
     assert "Sign-ins: a@contoso.com on 2026-11-26 09:00 UTC from 198.51.100.20 (Authenticated SMTP)" in text
@@ -127,24 +122,37 @@ def hostile_message() -> Message:
 
 
 def test_hostile_text_cannot_format_link_or_script_in_the_card():
-    body = card.payload(hostile_message())
-    texts = card_texts(body)
-    joined = "\n".join(texts)
-    # Nothing tenant-supplied survives as Markdown syntax: every special is escaped.
-    assert "<script>" not in joined and "\\<script\\>" in joined
-    # Brackets escaped: no link can form; parentheses stay as they are.
-    assert "[click](" not in joined and "\\[click\\](https:\u2060//evil.example/x)" in joined
-    assert "**bold**" not in joined and "\\*\\*bold\\*\\*" in joined
-    assert "{{DATE(" not in joined and "\\{\\{DATE(" in joined
-    assert "\\`code\\`" in joined and "\\~\\~strike\\~\\~" in joined and "\\&amp;" in joined
-    # The only unescaped ** are the card's own, around names in lists.
-    for text in texts:
-        stripped = re.sub(r"\\.", "", text)
-        assert "[" not in stripped and "<" not in stripped and "`" not in stripped
+    message = hostile_message()
+    posted = json.loads(card.payload(message))
+    kinds = {node["type"] for node in elements(posted)}
+    # Only elements that do not read Markdown hold text; no run is clickable.
+    assert "TextBlock" not in kinds and "FactSet" not in kinds and "RichTextBlock" in kinds
+    runs = text_runs(posted)
+    assert runs and all(set(run) <= {"type", "text", "weight", "size", "color", "isSubtle"} for run in runs)
+    joined = "\n".join(card_texts(card.payload(message)))
+    # Shown as it is: no backslash escape anywhere (Teams mobile would show it).
+    assert "\\" not in joined
+    assert "**bold** _it_ [click](https:\u2060//evil.example/x) <script>alert('x')</script> &amp;" in joined
+    assert "| table | `code` # heading ~~strike~~" in joined
+    # Adaptive Cards' own text functions stay text.
+    assert "{{DATE(" not in joined and "{\u2060{DATE(2017-02-14T06:08:39Z, SHORT)}}" in joined
     # No newline or bidi override from the data; non-Latin text shown as is; long text clipped.
-    assert "\u202e" not in joined and "second line" in joined and "\\nsecond" not in joined
-    assert NON_LATIN in unescape(joined)
+    assert "\u202e" not in joined and "second line" in joined and "\nsecond" not in joined
+    assert NON_LATIN in joined
     assert "y" * 400 not in joined and "y" * 250 in joined and "…" in joined
+    # The card's own emphasis comes from properties: the listed names are bold runs.
+    names = [run["text"] for run in runs if run.get("weight") == "Bolder" and run["text"].startswith("• ")]
+    assert "• x*_[a](https:\u2060//evil.example)<script>alert(1)</script>@contoso.com" in names
+
+
+def test_a_mailbox_name_reads_the_same_on_every_client():
+    """The case Teams mobile got wrong: an underscore and a dash, no escapes."""
+    message = message_for(result(findings("svc_scan-01@contoso.com")))
+    texts = card_texts(card.payload(message))
+    assert any(t.startswith("• svc_scan-01@contoso.com · ") for t in texts)
+    assert not [t for t in texts if "\\" in t]
+    steps = [t for t in texts if t.startswith("smtp-auth-guard") or "Set-CASMailbox -Identity" in t]
+    assert steps and all("\\-" not in t for t in steps)
 
 
 def test_hostile_text_is_html_escaped_in_the_email():
@@ -232,7 +240,7 @@ def test_digest_lists_exceptions_expiring_within_fourteen_days():
         "Expired (1)": ["old@contoso.com"],
         "Other approved exceptions (1)": ["fax@contoso.com"],
     }
-    text = unescape("\n".join(card_texts(card.payload(message))))
+    text = ("\n".join(card_texts(card.payload(message))))
     assert "Last successful check: 2026-11-28 08:50 UTC" in text
     assert "expires 2026-12-01 (in 3 days)" in text and "since 2026-11-23 09:00 UTC" in text
     assert "<script>" in text  # shown as text after unescaping, never as markup
