@@ -25,7 +25,7 @@ from sim.app import build_app
 from sim.faults import Faults
 from sim.rate_limit import RateLimit
 from sim.records import RequestRecord
-from sim.sinks import SentMail, TeamsPost
+from sim.sinks import FlowRun, SentMail, TeamsPost
 from sim.state import NEXT_LINK_KEYS, SimState
 from sim.tenant import SimTenant
 from sim.tokens import EXCHANGE_RESOURCE
@@ -339,10 +339,26 @@ class SimServer:
             f"?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={sig}"
         )
 
+    def break_teams_flow(
+        self, url: str, reason: str | None = "The flow's owner no longer has access."
+    ) -> None:
+        """Make every run of the webhook's flow fail (``None``: work again), as a flow
+        does whose owner left or that posts to a private channel: the webhook still
+        answers 202 (audit: Workflows cannot post to private channels as the Flow
+        bot, and a flow owned by a user who leaves stops working)."""
+        workflow = url.split("/workflows/", 1)[1].split("/", 1)[0]
+        self._state.sinks.teams.break_flow(workflow, reason)
+
     @property
     def teams_posts(self) -> list[TeamsPost]:
         """Snapshot of the Teams posts accepted so far (oldest first)."""
         return self._state.sinks.teams.posts
+
+    @property
+    def teams_runs(self) -> list[FlowRun]:
+        """Snapshot of the Workflows flow runs so far (oldest first): what the flow's run
+        history would show, including the cards it rejected after answering 202."""
+        return self._state.sinks.teams.runs
 
     @property
     def sent_mails(self) -> list[SentMail]:

@@ -2,8 +2,10 @@
 Workflows webhook posts, kept for test assertions and the demo. Thread-safe: the
 server thread adds, the test thread reads.
 
-Only accepted requests land here (what a person would actually see); rejected
-ones are in the request records with their status.
+Only what reached the channel lands in the posts (what a person would actually
+see). A Workflows webhook answers 202 before its flow runs, so a card the flow
+rejects is a failed run in the flow run log only, as in the flow's run history;
+requests refused at the door (401, 404, faults) are in the request records.
 """
 
 from __future__ import annotations
@@ -40,6 +42,17 @@ class TeamsPost:
         return self.payload["attachments"][0]["content"]
 
 
+@dataclass(frozen=True)
+class FlowRun:
+    """One run of a Workflows flow, as its run history shows it."""
+
+    workflow: str
+    status: str  # "Succeeded" or "Failed"
+    error: str | None  # why the run failed
+    size: int  # bytes of the request that started it
+    at: float = field(default_factory=time.time)
+
+
 class MailSink:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -73,6 +86,8 @@ class WebhookSink:
         self._lock = threading.Lock()
         self._signatures: dict[str, str] = {}
         self._posts: list[TeamsPost] = []
+        self._runs: list[FlowRun] = []
+        self._broken: dict[str, str] = {}  # workflow -> why each of its runs fails
 
     def register(self) -> tuple[str, str]:
         workflow, sig = uuid.uuid4().hex, secrets.token_urlsafe(32)
@@ -88,15 +103,36 @@ class WebhookSink:
         with self._lock:
             self._posts.append(post)
 
+    def break_flow(self, workflow: str, reason: str | None) -> None:
+        with self._lock:
+            if reason is None:
+                self._broken.pop(workflow, None)
+            else:
+                self._broken[workflow] = reason
+
+    def broken(self, workflow: str) -> str | None:
+        with self._lock:
+            return self._broken.get(workflow)
+
+    def add_run(self, run: FlowRun) -> None:
+        with self._lock:
+            self._runs.append(run)
+
     @property
     def posts(self) -> list[TeamsPost]:
         with self._lock:
             return list(self._posts)
 
+    @property
+    def runs(self) -> list[FlowRun]:
+        with self._lock:
+            return list(self._runs)
+
     def clear(self) -> None:
         """Forget what was received; registered webhooks stay valid."""
         with self._lock:
             self._posts.clear()
+            self._runs.clear()
 
 
 @dataclass

@@ -461,3 +461,21 @@ async def test_the_card_keeps_to_the_configured_budget(sim, tenant_id, monkeypat
     (post,) = sim.teams_posts
     assert post.size <= 6 * 1024
     assert "… and " in card_text(post.card)  # the rest of the 120 mailboxes, counted
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_card_the_flow_drops_is_sent_as_far_as_anyone_can_tell(sim, tenant_id, monkeypatch):
+    """Why the budget stays at 20 KB: past about 21 KB Workflows still answers 202,
+    then its flow run fails; the outbox can only say "accepted"."""
+    domain = "dropped.onmicrosoft.com"
+    drifted(sim, tenant_id, domain, overrides={i: False for i in range(300)}, count=300)
+    await watch(tenant_id, domain)
+    monkeypatch.setenv("SMTPAUTH_CARD_MAX_KB", "27")
+    config = NotifyConfig.from_settings(Settings.from_env())
+    async with services(start_clock(), config) as svc:
+        done = (await run_cycle(svc)).delivery
+    assert sorted(s.split(":")[0] for s in done.sent) == ["email", "teams"]
+    assert (await rows(tenant_id))["teams"].state is State.SENT
+    assert sim.teams_posts == []  # nobody sees it
+    (run,) = sim.teams_runs
+    assert run.status == "Failed" and 21_000 < run.size <= 27 * 1024

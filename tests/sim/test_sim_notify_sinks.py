@@ -44,15 +44,30 @@ def test_webhook_checks_its_signature_and_knows_its_workflows(fresh_sim: SimServ
     assert fresh_sim.teams_posts == []
 
 
-def test_webhook_refuses_what_teams_would_not_post(fresh_sim: SimServer) -> None:
+def test_webhook_accepts_what_its_flow_then_rejects_and_only_its_run_log_says_so(
+    fresh_sim: SimServer,
+) -> None:
+    """Workflows answers 202 before the flow runs: an oversized or malformed card is
+    accepted, its run fails, and nothing reaches the channel."""
     url = fresh_sim.add_teams_webhook()
-    too_big = http("POST", url, body=card_body("x" * 29_000))
-    assert too_big.status == 413 and too_big.json["error"]["code"] == "MessageSizeTooLarge"
-    assert http("POST", url, raw=b"{not json").status == 400
-    assert http("POST", url, body={"type": "message", "attachments": []}).status == 400
+    too_big = http("POST", url, body=card_body("x" * 21_000))
+    assert (too_big.status, too_big.raw) == (202, b"")
+    assert http("POST", url, body={"type": "message", "attachments": []}).status == 202
     connector_style = {"@type": "MessageCard", "text": "legacy connector payload"}
-    assert http("POST", url, body=connector_style).status == 400
-    assert fresh_sim.teams_posts == []
+    assert http("POST", url, body=connector_style).status == 202
+    assert http("POST", url, body=card_body("fits")).status == 202
+    assert [p.card["body"][0]["text"] for p in fresh_sim.teams_posts] == ["fits"]
+    runs = fresh_sim.teams_runs
+    assert [r.status for r in runs] == ["Failed", "Failed", "Failed", "Succeeded"]
+    assert "bytes" in runs[0].error and runs[0].size > 21_000
+    assert "attachments" in runs[1].error and '"type": "message"' in runs[2].error
+    assert runs[3].error is None
+
+
+def test_webhook_refuses_a_body_that_is_not_json_at_the_door(fresh_sim: SimServer) -> None:
+    url = fresh_sim.add_teams_webhook()
+    assert http("POST", url, raw=b"{not json").status == 400
+    assert fresh_sim.teams_posts == [] and fresh_sim.teams_runs == []
 
 
 def test_webhook_faults(fresh_sim: SimServer) -> None:
