@@ -256,7 +256,9 @@ class Notifier:
     async def _send(self, row: OutboxRow, message: Message) -> None:
         if row.channel is Channel.TEAMS:
             url = webhook_url(row.address, self.config.env)
-            await self.teams.send(url, card.payload(message, self.config.card_limit_bytes), setting=row.address)
+            await self.teams.send(
+                url, card.payload(message, self.config.card_limit_bytes), setting=row.address
+            )
             return
         sender = self.config.mail_sender
         if not sender:

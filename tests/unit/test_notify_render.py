@@ -42,7 +42,7 @@ def test_drift_opened_says_which_tenant_what_how_since_when_and_what_to_do():
     r = result(findings("printer@contoso.com", org_on=True))
     message = message_for(r)
     body = card.payload(message)
-    text = ("\n".join(card_texts(body)))
+    text = "\n".join(card_texts(body))
     assert message.title == f"SMTP AUTH drift found in {DOMAIN}"
     assert TENANT in text and DOMAIN in text
     assert "printer@contoso.com" in text and "Organization (Set-TransportConfig)" in text
@@ -85,7 +85,7 @@ def test_could_not_check_says_why():
         result(error="Get-CASMailbox failed (HTTP 403): no Exchange role", previous=Status.DRIFT)
     )
     assert message.title == f"Could not check SMTP AUTH in {DOMAIN}"
-    text = ("\n".join(card_texts(card.payload(message))))
+    text = "\n".join(card_texts(card.payload(message)))
     assert "no Exchange role" in text and "docs/permissions.md" in text
 
 
@@ -103,7 +103,7 @@ def test_remediation_outcomes_render_with_reason_and_evidence():
     assert message.title == f"SMTP AUTH remediation failed in {DOMAIN}"
     headings = [s.heading for s in message.sections]
     assert headings == ["Fixed by remediation (1)", "Remediation held (1)", "Remediation failed (1)"]
-    text = ("\n".join(card_texts(card.payload(message))))
+    text = "\n".join(card_texts(card.payload(message)))
     assert "changed SMTP AUTH ON → off: done and read back" in text
     assert "held, SMTP AUTH stays ON (remediation would set off)" in text
     assert "Sign-ins: a@contoso.com on 2026-11-26 09:00 UTC from 198.51.100.20 (Authenticated SMTP)" in text
@@ -240,7 +240,7 @@ def test_digest_lists_exceptions_expiring_within_fourteen_days():
         "Expired (1)": ["old@contoso.com"],
         "Other approved exceptions (1)": ["fax@contoso.com"],
     }
-    text = ("\n".join(card_texts(card.payload(message))))
+    text = "\n".join(card_texts(card.payload(message)))
     assert "Last successful check: 2026-11-28 08:50 UTC" in text
     assert "expires 2026-12-01 (in 3 days)" in text and "since 2026-11-23 09:00 UTC" in text
     assert "<script>" in text  # shown as text after unescaping, never as markup

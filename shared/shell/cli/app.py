@@ -12,14 +12,14 @@ from typing import Any
 from azure.core.exceptions import AzureError
 
 from shared.core.commands import CLI
-from shared.shell.cli import check, exception, plan, tenant, trail
+from shared.shell.cli import check, exception, plan, teams, tenant, trail
 from shared.shell.cli.args import EXIT_ERROR, UsageError
 from shared.shell.settings import Settings, SettingsError
 from shared.store.records import RecordError
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 # In the order `--help` lists them.
-GROUPS = (check, tenant, exception, plan, trail)
+GROUPS = (check, tenant, exception, plan, trail, teams)
 
 
 def build_parser() -> argparse.ArgumentParser:
