@@ -5,8 +5,22 @@ https://graph.microsoft.com (the sim's managed identity endpoint mints it), a JS
 body ``{"message": {"subject", "body": {"contentType", "content"}, "toRecipients":
 [{"emailAddress": {"address"}}]}, "saveToSentItems"}`` (parameter names in any case), ``202 Accepted`` with no
 body on success, and Graph's error shape ``{"error": {"code", "message",
-"innerError"}}`` otherwise. An application access policy that limits which mailboxes
-the identity may send as is played by ``SimServer.mail_senders``.
+"innerError"}}`` otherwise.
+
+Refusals of the setup, which no retry cures ("Corrections found in the 2026-12
+audit": microsoft-graph-docs #5143, #7580, microsoft-graph-docs-contrib#405, #8731;
+the bodies as captured in public threads, e.g. iyear/E5SubBot#39):
+
+* no Mail.Send in the token (``SimServer.mail_send_granted = False``): 403
+  ``ErrorAccessDenied`` "Access is denied. Check credentials and try again.";
+* a sender that is not a user (``SimServer.mail_sender_problems[address] =
+  "ErrorInvalidUser"``): 404 "The requested user '<address>' is invalid."; one that
+  was deleted (``"ResourceNotFound"``): 404 "Resource could not be discovered."; a
+  user without an Exchange Online mailbox (no licence, a guest, on-premises:
+  ``"MailboxNotEnabledForRESTAPI"``): 404 "The mailbox is either inactive,
+  soft-deleted, or is hosted on-premise.";
+* a sender outside the application access policy (``SimServer.mail_senders``): 403
+  ``ErrorAccessDenied`` "Access to OData is disabled." (the text the Graph docs quote).
 
 Faults: ``service="graph-mail"`` (429 with Retry-After, 503, slow, ...).
 """
@@ -25,6 +39,12 @@ from sim.state import STATE_KEY
 routes = web.RouteTableDef()
 
 SEND_MAIL_PATH = "/v1.0/users/{user}/sendMail"
+# Graph's 404 codes for a sender that is not a mailbox it can send from, with their texts.
+SENDER_PROBLEMS = {
+    "ErrorInvalidUser": "The requested user '{sender}' is invalid.",
+    "ResourceNotFound": "Resource could not be discovered.",
+    "MailboxNotEnabledForRESTAPI": "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+}
 
 
 @routes.post(SEND_MAIL_PATH)
@@ -34,8 +54,14 @@ async def send_mail(request: web.Request) -> web.Response:
     if denied is not None:
         return denied
     sender = request.match_info["user"]
-    if not state.sinks.mail.may_send_as(sender):
+    mail = state.sinks.mail
+    if not mail.send_granted:
         return graph_error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    problem = mail.sender_problems.get(sender.lower())
+    if problem is not None:
+        return graph_error(404, problem, SENDER_PROBLEMS[problem].format(sender=sender))
+    if not mail.may_send_as(sender):
+        return graph_error(403, "ErrorAccessDenied", "Access to OData is disabled.")
 
     raw = await request.read()  # received in full first: a slow answer still sends the mail
     hit = await state.faults.answer(service="graph-mail")
@@ -44,12 +70,12 @@ async def send_mail(request: web.Request) -> web.Response:
 
     try:
         body = json.loads(raw)
-        mail = _parse(sender, body)
+        sent = _parse(sender, body)
     except (ValueError, UnicodeDecodeError, KeyError, TypeError) as exc:
         return graph_error(400, "ErrorInvalidRequest", f"The request body is not valid: {exc}")
-    if not mail.to:
+    if not sent.to:
         return graph_error(400, "ErrorInvalidRecipients", "At least one recipient is not valid.")
-    state.sinks.mail.add(mail)
+    state.sinks.mail.add(sent)
     return web.Response(status=202)
 
 

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from sim.app import build_app
 from sim.faults import Faults
+from sim.graph_mail import SENDER_PROBLEMS
 from sim.rate_limit import RateLimit
 from sim.records import RequestRecord
 from sim.sinks import FlowRun, SentMail, TeamsPost
@@ -375,6 +376,26 @@ class SimServer:
         self._state.sinks.mail.allowed_senders = (
             None if value is None else frozenset(v.lower() for v in value)
         )
+
+    @property
+    def mail_send_granted(self) -> bool:
+        """The identity holds Mail.Send; False: sendMail is 403 ErrorAccessDenied."""
+        return self._state.sinks.mail.send_granted
+
+    @mail_send_granted.setter
+    def mail_send_granted(self, value: bool) -> None:
+        self._state.sinks.mail.send_granted = value
+
+    def set_mail_sender_problem(self, address: str, code: str | None) -> None:
+        """Make ``address`` a sender Graph refuses with 404 ``code`` (ErrorInvalidUser,
+        ResourceNotFound, MailboxNotEnabledForRESTAPI); None: a good mailbox again."""
+        problems = self._state.sinks.mail.sender_problems
+        if code is None:
+            problems.pop(address.lower(), None)
+        elif code not in SENDER_PROBLEMS:
+            raise ValueError(f"unknown sendMail sender problem {code!r}: one of {sorted(SENDER_PROBLEMS)}")
+        else:
+            problems[address.lower()] = code
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None else "not started"

@@ -60,6 +60,10 @@ class MailSink:
         # Mailboxes the identity may send as (an application access policy);
         # None = any.
         self.allowed_senders: frozenset[str] | None = None
+        # The identity holds Mail.Send (application); False: every send is 403.
+        self.send_granted = True
+        # Senders Graph cannot send as: lower-cased address -> its 404 error code.
+        self.sender_problems: dict[str, str] = {}
 
     def add(self, mail: SentMail) -> None:
         with self._lock:

@@ -3,6 +3,8 @@ HTTP: what they accept, what they refuse, what they record, and their faults."""
 
 from __future__ import annotations
 
+import pytest
+
 from sim import SimServer
 from tests.sim.exo_http import http, mint_token
 
@@ -124,9 +126,51 @@ def test_send_mail_as_a_mailbox_the_policy_forbids(fresh_sim: SimServer) -> None
     try:
         refused = send_mail(fresh_sim, mail_body(), token, sender="ceo@contoso.com")
         assert refused.status == 403 and refused.json["error"]["code"] == "ErrorAccessDenied"
+        assert refused.json["error"]["message"] == "Access to OData is disabled."
         assert send_mail(fresh_sim, mail_body(), token, sender="GUARD@contoso.com").status == 202
     finally:
         fresh_sim.mail_senders = None
+
+
+def test_send_mail_without_the_permission(fresh_sim: SimServer) -> None:
+    token = mint_token(fresh_sim, GRAPH).json["access_token"]
+    fresh_sim.mail_send_granted = False
+    try:
+        refused = send_mail(fresh_sim, mail_body(), token)
+    finally:
+        fresh_sim.mail_send_granted = True
+    assert (refused.status, refused.json["error"]["code"]) == (403, "ErrorAccessDenied")
+    assert refused.json["error"]["message"] == "Access is denied. Check credentials and try again."
+    assert "innerError" in refused.json["error"] and fresh_sim.sent_mails == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ErrorInvalidUser", "The requested user 'nobody@contoso.com' is invalid."),
+        ("ResourceNotFound", "Resource could not be discovered."),
+        (
+            "MailboxNotEnabledForRESTAPI",
+            "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+        ),
+    ],
+)
+def test_send_mail_as_a_sender_that_is_not_a_mailbox(fresh_sim: SimServer, code: str, message: str) -> None:
+    token = mint_token(fresh_sim, GRAPH).json["access_token"]
+    fresh_sim.set_mail_sender_problem("Nobody@contoso.com", code)
+    try:
+        refused = send_mail(fresh_sim, mail_body(), token, sender="nobody@contoso.com")
+        assert send_mail(fresh_sim, mail_body(), token).status == 202  # other senders still work
+    finally:
+        fresh_sim.set_mail_sender_problem("nobody@contoso.com", None)
+    assert (refused.status, refused.json["error"]["code"], refused.json["error"]["message"]) == (
+        404,
+        code,
+        message,
+    )
+    assert send_mail(fresh_sim, mail_body(), token, sender="nobody@contoso.com").status == 202
+    with pytest.raises(ValueError, match="unknown sendMail sender problem"):
+        fresh_sim.set_mail_sender_problem("x@contoso.com", "Nope")
 
 
 def test_send_mail_faults(fresh_sim: SimServer) -> None:
