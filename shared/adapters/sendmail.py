@@ -14,6 +14,7 @@ from typing import Any
 from azure.core.credentials_async import AsyncTokenCredential
 
 from shared.core.delivery import DeliveryError
+from shared.core.mail_errors import fix_for, never_succeeds
 
 TIMEOUT_S = 30.0
 # msgraph's retry handler honours Retry-After without a cap and adds a 3 s base
@@ -84,10 +85,12 @@ class MailSender:
             code = getattr(error, "code", None) or ""
             text = getattr(error, "message", None) or exc.message or ""
             headers = exc.response_headers or {}
+            fix = fix_for(status, code)
+            said = f"{where} answered HTTP {status} {code}: {text}".strip()
             raise DeliveryError(
-                f"{where} answered HTTP {status} {code}: {text}".strip(),
+                f"{said.rstrip('.')}. Fix: {fix}" if fix else said,
                 retry_after=_seconds(headers.get("retry-after") or headers.get("Retry-After")),
-                permanent=status == 400,
+                permanent=never_succeeds(status, code),
             ) from None
         except (httpx.HTTPError, AzureError) as exc:
             # Connection failures, and the identity failing to give a token.

@@ -203,7 +203,7 @@ class Notifier:
         if not due:
             return
         dead = await self.outbox.undelivered(tenant)
-        notice = [Undelivered(r.title, str(r.channel), r.created_at, r.last_error, r.attempts) for r in dead]
+        notice = _notice(dead)
         for row in due:
             # The lease starts when the row is claimed, not when the pass began: a long
             # pass must not claim rows with leases that have already run out.
@@ -224,6 +224,11 @@ class Notifier:
                     exc = DeliveryError(self._safe_text(claimed, f"{type(exc).__name__}: {exc}"))
                 if exc.permanent or claimed.attempts >= self.config.max_attempts:
                     await self._give_up(claimed, str(exc), now, done)
+                    # Told in the next copy that gets through, even later in this pass
+                    # (the Teams copy of the mail that could not go out), read back for
+                    # the ETags that mark it reported.
+                    dead = await self.outbox.undelivered(tenant)
+                    notice = _notice(dead)
                 else:
                     retry_at = next_attempt(claimed.attempts, now, exc.retry_after)
                     await self.outbox.mark_failed(claimed, str(exc), retry_at)
@@ -265,3 +270,7 @@ class Notifier:
             raise DeliveryError("SMTPAUTH_MAIL_SENDER is not set: there is no mailbox to send from")
         mail = mail_html.render(message)
         await self.mail.send(sender, [a for a in row.address.split(";") if a], mail.subject, mail.html)
+
+
+def _notice(dead: Sequence[OutboxRow]) -> list[Undelivered]:
+    return [Undelivered(r.title, str(r.channel), r.created_at, r.last_error, r.attempts) for r in dead]

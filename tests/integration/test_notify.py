@@ -324,19 +324,73 @@ async def test_webhook_signature_and_tokens_never_reach_logs_or_the_outbox(
     assert "Bearer " not in caplog.text
 
 
+NOT_A_MAILBOX = "SMTPAUTH_MAIL_SENDER is not a licensed mailbox"
+NOT_GRANTED = "Mail.Send is not granted"
+
+
+def refuse_sender(sim, how: str) -> None:
+    if how == "no Mail.Send":
+        sim.mail_send_granted = False
+    elif how == "access policy":
+        sim.mail_senders = ["someone-else@contoso.com"]
+    else:
+        sim.set_mail_sender_problem(SENDER, how)
+
+
+def accept_sender(sim) -> None:
+    sim.mail_send_granted, sim.mail_senders = True, None
+    sim.set_mail_sender_problem(SENDER, None)
+
+
 @pytest.mark.usefixtures("webhook")
-async def test_a_sender_the_identity_may_not_use_is_retried_not_lost(sim, tenant_id):
-    domain = "policy.onmicrosoft.com"
+@pytest.mark.parametrize(
+    ("how", "status", "fix"),
+    [
+        ("ErrorInvalidUser", "HTTP 404 ErrorInvalidUser", NOT_A_MAILBOX),
+        ("ResourceNotFound", "HTTP 404 ResourceNotFound", NOT_A_MAILBOX),
+        ("MailboxNotEnabledForRESTAPI", "HTTP 404 MailboxNotEnabledForRESTAPI", NOT_A_MAILBOX),
+        ("no Mail.Send", "HTTP 403 ErrorAccessDenied", NOT_GRANTED),
+        ("access policy", "HTTP 403 ErrorAccessDenied", NOT_GRANTED),
+    ],
+)
+async def test_a_mail_refusal_no_retry_can_cure_is_given_up_at_once_with_its_fix(
+    sim, tenant_id, caplog, how, status, fix
+):
+    domain = "sender.onmicrosoft.com"
     drifted(sim, tenant_id, domain)
     await watch(tenant_id, domain)
-    sim.mail_senders = ["someone-else@contoso.com"]  # an application access policy
+    refuse_sender(sim, how)
+    try:
+        async with services(start_clock()) as svc:
+            done = (await run_cycle(svc)).delivery
+    finally:
+        accept_sender(sim)
+    assert done.dead == [f"email: SMTP AUTH drift found in {domain}"] and done.failed == []
+    email = (await rows(tenant_id))["email"]
+    assert (email.state, email.attempts) == (State.DEAD, 1)  # not 8 tries over 16 hours
+    assert status in email.last_error and fix in email.last_error
+    assert "gave up on email" in caplog.text and fix in caplog.text
+    # Told in the next message that got through: this run's Teams copy.
+    (post,) = sim.teams_posts
+    text = card_text(post.card)
+    assert "Earlier notifications that could not be delivered (1)" in text and fix in text
+    assert sim.sent_mails == []
+    async with services() as svc:
+        assert await svc.notifier.outbox.undelivered(tenant_id) == []  # reported once
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_new_grant_is_said_to_take_hours_to_reach_the_token(sim, tenant_id):
+    domain = "grant.onmicrosoft.com"
+    drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    sim.mail_send_granted = False
     try:
         async with services() as svc:
             await run_cycle(svc)
     finally:
-        sim.mail_senders = None
-    email = (await rows(tenant_id))["email"]
-    assert email.state is State.PENDING and "HTTP 403 ErrorAccessDenied" in email.last_error
+        accept_sender(sim)
+    assert "up to about 8 hours" in (await rows(tenant_id))["email"].last_error
 
 
 async def test_no_recipients_no_outbox(sim, tenant_id):
