@@ -15,7 +15,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -73,7 +72,7 @@ class Sent:
         for n, post in enumerate(posts, 1):
             path = OUT / f"{step}-teams-card-{n}.json"
             path.write_text(json.dumps(post.payload, indent=2, ensure_ascii=False), encoding="utf-8")
-            title = re.sub(r"\\(.)", r"\1", post.card["body"][0]["items"][0]["text"])
+            title = "".join(run["text"] for run in post.card["body"][0]["items"][0]["inlines"])
             say(f'  Teams: card "{title}" ({post.size:,} bytes) -> {path.relative_to(OUT.parent.parent)}')
         for n, mail in enumerate(mails, 1):
             path = OUT / f"{step}-email-{n}.html"
