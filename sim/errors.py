@@ -1,18 +1,24 @@
 """Error bodies in the shapes the real services use.
 
-Exchange admin API shape (from /work/shared/reference/exchange-admin-api.md,
-"Errors"): `{"error": {"code", "message", "details": [{"code", "message",
-"target"}], "innererror": {"internalException": {"message"}}}}`, where the useful
-text sits in `details[0].message`, then `innererror.internalException.message`,
-then `error.message`. The sim puts the useful text in details and innererror and a
-generic summary in `error.message`, so a client that reads the wrong field shows a
-vague message in tests too.
+Exchange admin API shape (/work/shared/reference/exchange-admin-api.md, "Errors",
+and its "Corrections found in the 2026-12 audit", "Error bodies"): a cmdlet's error is
+`{"error": {"code": "NotFound", "message": "Error executing cmdlet", "details":
+[{"code": "Context", "target": "", "message": "Ex6F9304|<exception type>|<text>"}],
+"innererror": {"message", "type": "...ODataServiceException"}}}` with no
+`internalException` (Microsoft365DSC#2998, #4401; ExoHelper `Get-ExoException.ps1`).
+A missing Exchange role is 401 with the text in `error.message` and no details:
+`{"error": {"code": "Unauthorized", "message": "User is not allowed to call
+Get-Mailbox", "innererror": {...}}}` (office-docs-powershell#7970). Errors of the
+transport itself (tenant, anchor, body) keep a plain `details[0].message`: no
+captured body shows them (assumption). `error.message` stays a generic summary, so a
+client that reads the wrong field shows a vague message in tests too.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +42,7 @@ class ExchangeError(Exception):
         summary: str = "Error executing cmdlet",
         exception_type: str = "Microsoft.Exchange.Management.PSDirectInvoke.DirectInvokeCmdletExecutionException",
         headers: Mapping[str, str] | None = None,
+        details: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -44,22 +51,44 @@ class ExchangeError(Exception):
         self.summary = summary
         self.exception_type = exception_type
         self.headers = dict(headers or {})
+        self.details = details  # False: the text is error.message itself (the 401 role answer)
+
+
+ODATA_EXCEPTION = "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+# The one code seen for real (a ManagementObjectNotFoundException, Microsoft365DSC#2998);
+# other types get a stable made-up one of the same form.
+_KNOWN_CODES = {"Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException": "6F9304"}
+
+
+def error_code(exception_type: str) -> str:
+    """``Ex<hex>``: the prefix of a cmdlet error's message."""
+    code = _KNOWN_CODES.get(exception_type) or f"{zlib.crc32(exception_type.encode()) & 0xFFFFFF:06X}"
+    return f"Ex{code}"
+
+
+def cmdlet_error_message(exception_type: str, text: str) -> str:
+    return f"{error_code(exception_type)}|{exception_type}|{text}"
 
 
 def exchange_error_body(err: ExchangeError) -> dict[str, Any]:
-    short_type = err.exception_type.rsplit(".", 1)[-1]
-    return {
-        "error": {
-            "code": err.code,
-            "message": err.summary,
-            "details": [{"code": short_type, "message": err.message, "target": ""}],
-            "innererror": {
-                "message": err.summary,
-                "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
-                "internalException": {"message": err.message, "type": err.exception_type},
-            },
+    inner = {"message": err.summary, "type": ODATA_EXCEPTION}
+    if not err.details:
+        return {
+            "error": {
+                "code": err.code,
+                "message": err.message,
+                "innererror": {**inner, "message": err.message},
+            }
         }
-    }
+    if err.exception_type == ODATA_EXCEPTION:
+        detail = {"code": err.exception_type.rsplit(".", 1)[-1], "target": "", "message": err.message}
+    else:
+        detail = {
+            "code": "Context",
+            "target": "",
+            "message": cmdlet_error_message(err.exception_type, err.message),
+        }
+    return {"error": {"code": err.code, "message": err.summary, "details": [detail], "innererror": inner}}
 
 
 def json_response(body: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:

@@ -4,10 +4,13 @@ Implements the transport described in /work/shared/reference/exchange-admin-api.
 "The transport": bearer token for https://outlook.office365.com, X-AnchorMailbox
 routing header, `{"CmdletInput": {"CmdletName", "Parameters"}}` body, `$select`,
 `Prefer: odata.maxpagesize`, paging by POSTing the same body to the nextLink, the
-error shape, 403 (sometimes with an empty body), and the throttling answers.
+error shape, 403 (sometimes with an empty body), and the throttling answers; from the
+audit ("Corrections found in the 2026-12 audit"): cmdlet errors as `Ex<hex>|<type>|<text>`,
+the 401 "User is not allowed to call <cmdlet>" of a missing Exchange role, `@adminapi.errors`
+and warnings-only 200s (fault switches), and tenant-specific hosts (a redirect).
 
-Checks run in the order a request meets them: token, tenant, anchor, body,
-role (403), concurrency/faults, $skiptoken, cmdlet.
+Checks run in the order a request meets them: token, tenant, tenant host (redirect),
+anchor, body, grants (403 / 401), concurrency/faults, $skiptoken, cmdlet.
 """
 
 from __future__ import annotations
@@ -22,8 +25,14 @@ from aiohttp import web
 from yarl import URL
 
 from sim.cmdlets import run_cmdlet
-from sim.errors import ExchangeError, exchange_error_response, json_response
-from sim.faults import CONCURRENT_LIMIT_MESSAGE
+from sim.errors import (
+    ODATA_EXCEPTION,
+    ExchangeError,
+    cmdlet_error_message,
+    exchange_error_response,
+    json_response,
+)
+from sim.faults import CONCURRENT_LIMIT_MESSAGE, FaultHit
 from sim.odata import context_url, decode_skiptoken, next_link, page_size, parse_select, query_value
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
@@ -61,9 +70,53 @@ def _transport_error(
         code,
         message,
         summary=summary,
-        exception_type="Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+        exception_type=ODATA_EXCEPTION,
         headers=headers,
     )
+
+
+def fault_error(hit: FaultHit, *, summary: str = "The request was not processed.") -> ExchangeError:
+    """The error an armed fault answers: a cmdlet's (``Ex...|type|text``) when the
+    rule names an exception type, else one of the transport's."""
+    if hit.exception_type:
+        return ExchangeError(
+            hit.status, hit.code, hit.message, exception_type=hit.exception_type, headers=hit.headers
+        )
+    return _transport_error(hit.status, hit.code, hit.message, summary=summary, headers=hit.headers)
+
+
+def not_allowed(cmdlet: str) -> ExchangeError:
+    """401 of an identity whose Exchange role does not include the cmdlet: the text is
+    ``error.message`` itself, no details (office-docs-powershell#7970)."""
+    return ExchangeError(
+        401,
+        "Unauthorized",
+        f"User is not allowed to call {cmdlet}",
+        exception_type=ODATA_EXCEPTION,
+        details=False,
+    )
+
+
+def redirect_for(request: web.Request, tenant: SimTenant) -> web.Response | None:
+    """A tenant with its own host answers requests that reach another host with a
+    redirect there, path and query kept (ScubaGear ``EXORestHelper.psm1``; the status
+    and whether ``Location`` is absolute are unknown: 302 and absolute by default)."""
+    home = tenant.home_host
+    if not home or request.host.lower() == home.lower():
+        return None
+    location = f"{request.scheme}://{home}{request.path_qs}"
+    return web.Response(status=tenant.redirect_status, headers={"Location": location})
+
+
+def add_extras(body: dict[str, Any], hit: FaultHit | None) -> None:
+    """What a success-with-extras fault adds to a 200 body."""
+    if hit is None or not hit.extra:
+        return
+    if hit.kind == "partial_errors":
+        body["@adminapi.errors"] = [cmdlet_error_message(hit.exception_type or ODATA_EXCEPTION, hit.message)]
+    elif hit.kind == "warnings_only":
+        body.pop("value", None)
+        body["@adminapi.warnings"] = [hit.message]
 
 
 @routes.post(INVOKE_PATH)
@@ -117,6 +170,9 @@ async def _invoke(
             summary="Tenant not found",
         )
     record.tenant = tenant.tenant_id
+    redirect = redirect_for(request, tenant)
+    if redirect is not None:
+        return redirect
     _check_anchor(request.headers.get("X-AnchorMailbox"), tenant)
     if parsed is None:
         raise body_error or _transport_error(400, "BadRequest", "The request body is invalid.")
@@ -127,6 +183,8 @@ async def _invoke(
             return web.Response(status=403)  # seen for real: 403 with no body at all
         message = tenant.forbidden if isinstance(tenant.forbidden, str) else _NO_ROLE
         raise _transport_error(403, "Forbidden", message, summary="Access denied")
+    if not tenant.exchange_role:
+        raise not_allowed(cmdlet)
 
     query = request.query
     skiptoken = query_value(query, "$skiptoken")
@@ -136,9 +194,9 @@ async def _invoke(
             429, "TooManyRequests", CONCURRENT_LIMIT_MESSAGE, summary=CONCURRENT_LIMIT_MESSAGE
         )
     hit = await state.faults.answer(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
-    if hit is not None:
+    if hit is not None and not hit.extra:
         summary = hit.message if hit.kind == "concurrent_limit" else "The request was not processed."
-        raise _transport_error(hit.status, hit.code, hit.message, summary=summary, headers=hit.headers)
+        raise fault_error(hit, summary=summary)
 
     offset = 0
     if skiptoken is not None:
@@ -169,6 +227,7 @@ async def _invoke(
         body[state.next_link_key] = next_link(link_base, select_raw, offset + size)
     elif output.warnings:
         body["@adminapi.warnings"] = output.warnings
+    add_extras(body, hit)
     response = json_response(body)
     if request.headers.get("Prefer"):
         response.headers["Preference-Applied"] = f"odata.maxpagesize={size}"

@@ -9,21 +9,41 @@ item. Without it the sim stops at the first failure and answers the rest 424
 
 Each sub-request is recorded like a single call (so ``set_calls`` sees batched
 Set-* calls) and meets the same per-cmdlet faults.
+
+As production tools send it (/work/shared/reference/exchange-admin-api.md,
+"Corrections found in the 2026-12 audit", "`$batch`"; CIPP-API
+``New-ExoBulkRequest.ps1``): each item carries the outer ``Authorization`` header and
+its own anchor; an item without the same bearer token is answered 401 (whether Exchange
+needs it is unknown: answering 401 makes a client that omits it fail here first). The
+answer is JSON only when the outer ``Accept`` asks for ``application/json``; otherwise it
+is ``multipart/mixed``, as CIPP's first version had to parse. A listing item pages like
+InvokeCommand (``Prefer: odata.maxpagesize`` of the item, else of the batch) and its body
+carries an ``@odata.nextLink`` to re-send the item with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
 from yarl import URL
 
 from sim.cmdlets import run_cmdlet
-from sim.errors import ExchangeError, exchange_error_body, exchange_error_response, json_response
-from sim.exchange_admin import _check_anchor, _check_token, _transport_error
-from sim.odata import context_url, parse_select, query_value
+from sim.errors import ODATA_JSON, ExchangeError, exchange_error_body, exchange_error_response, json_response
+from sim.exchange_admin import (
+    _check_anchor,
+    _check_token,
+    _transport_error,
+    add_extras,
+    fault_error,
+    not_allowed,
+    redirect_for,
+)
+from sim.odata import context_url, decode_skiptoken, next_link, page_size, parse_select, query_value
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
 from sim.tenant import SimTenant
@@ -56,6 +76,9 @@ async def _batch(request: web.Request, state: SimState) -> web.Response:
         raise _transport_error(404, "NotFound", f"The tenant '{segment}' could not be found.")
     record.tenant = tenant.tenant_id
     record.cmdlet = "$batch"
+    redirect = redirect_for(request, tenant)
+    if redirect is not None:
+        return redirect
     _check_anchor(request.headers.get("X-AnchorMailbox"), tenant)
     try:
         data = json.loads(await request.read())
@@ -74,8 +97,8 @@ async def _batch(request: web.Request, state: SimState) -> web.Response:
         )
         raise _transport_error(403, "Forbidden", message, summary="Access denied")
     hit = await state.faults.answer(service="exchange-batch")
-    if hit is not None:
-        raise _transport_error(hit.status, hit.code, hit.message, headers=hit.headers)
+    if hit is not None and not hit.extra:
+        raise fault_error(hit)
 
     keep_going = "odata.continue-on-error" in request.headers.get("Prefer", "").lower()
     responses: list[dict[str, Any]] = []
@@ -88,34 +111,87 @@ async def _batch(request: web.Request, state: SimState) -> web.Response:
         answer = await _one(request, state, tenant, sub)
         failed = failed or answer["status"] >= 400
         responses.append(answer)
+    if "application/json" not in request.headers.get("Accept", "").lower():
+        return multipart_response(responses)
     return json_response({"responses": responses})
+
+
+def multipart_response(responses: list[dict[str, Any]]) -> web.Response:
+    """The batch answer as ``multipart/mixed``, one ``application/http`` part per item
+    (OData's multipart batch format), for a request whose ``Accept`` does not ask for JSON."""
+    boundary = f"batchresponse_{uuid.uuid4()}"
+    parts = []
+    for answer in responses:
+        status = int(answer["status"])
+        reason = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        body = json.dumps(answer.get("body", {}), separators=(",", ":"))
+        parts.append(
+            f"--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+            f"Content-ID: {answer['id']}\r\n\r\nHTTP/1.1 {status} {reason}\r\nContent-Type: {ODATA_JSON}\r\n\r\n"
+            f"{body}\r\n"
+        )
+    text = "".join(parts) + f"--{boundary}--\r\n"
+    response = web.Response(body=text.encode())
+    response.headers["Content-Type"] = f"multipart/mixed; boundary={boundary}"
+    return response
+
+
+def _bearer(headers: Any) -> str | None:
+    if not isinstance(headers, dict):
+        return None
+    value = next((v for k, v in headers.items() if str(k).lower() == "authorization"), None)
+    return value if isinstance(value, str) else None
 
 
 async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: Any) -> dict[str, Any]:
     sub_id = str(sub.get("id", "")) if isinstance(sub, dict) else ""
     url = URL(str(sub.get("url", ""))) if isinstance(sub, dict) else URL()
+    item_headers = sub.get("headers") if isinstance(sub, dict) else None
+    item_auth = _bearer(item_headers)
     record = RequestRecord(
         method=str(sub.get("method", "")) if isinstance(sub, dict) else "",
         path=url.path,
         query=dict(url.query),
         headers={},
-        bearer=True,  # the batch itself carried it
+        bearer=bool(item_auth) and item_auth.lower().startswith("bearer "),  # the item's own
         tenant=tenant.tenant_id,
     )
     try:
         cmdlet, params = _parse_sub(sub, url, tenant)
         record.cmdlet, record.parameters = cmdlet, params
-        hit = await state.faults.answer(service="exchange", cmdlet=cmdlet)
-        if hit is not None:
-            raise _transport_error(hit.status, hit.code, hit.message)
+        if item_auth != request.headers.get("Authorization"):
+            raise _transport_error(
+                401,
+                "Unauthorized",
+                "The batch item carries no Authorization header, or not the batch's own bearer token.",
+                summary="Access denied: the access token is not valid.",
+            )
+        if not tenant.exchange_role:
+            raise not_allowed(cmdlet)
+        skiptoken = query_value(url.query, "$skiptoken")
+        hit = await state.faults.answer(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
+        if hit is not None and not hit.extra:
+            raise fault_error(hit)
+        try:
+            offset = decode_skiptoken(skiptoken) if skiptoken is not None else 0
+        except ValueError:
+            raise _transport_error(400, "BadRequest", f"The $skiptoken '{skiptoken}' is not valid.") from None
         output = run_cmdlet(tenant, cmdlet, params)
         select_raw = query_value(url.query, "$select")
-        body = {
+        prefer = next(
+            (v for k, v in (item_headers or {}).items() if str(k).lower() == "prefer"),
+            request.headers.get("Prefer"),
+        )
+        size = page_size(prefer if isinstance(prefer, str) else None)
+        body: dict[str, Any] = {
             "@odata.context": context_url(request.url, tenant.tenant_id, output.type_name),
-            "value": output.page(0, 1000, parse_select(select_raw)),
+            "value": output.page(offset, size, parse_select(select_raw)),
         }
-        if output.warnings:
+        if offset + size < output.total:
+            body["@odata.nextLink"] = next_link(url, select_raw, offset + size)
+        elif output.warnings:
             body["@adminapi.warnings"] = output.warnings
+        add_extras(body, hit)
         answer = {"id": sub_id, "status": 200, "body": body}
     except ExchangeError as err:
         answer = {"id": sub_id, "status": err.status, "body": exchange_error_body(err)}

@@ -3,7 +3,10 @@
 The failure kinds are the ones /work/shared/reference/exchange-admin-api.md
 ("Throttling") says production clients must survive: 429 with Retry-After,
 429 without it, 503/504, and the "maximum number of concurrent requests per
-tenant" body. Each rule fires for the next N matching requests and is then gone;
+tenant" body. Two more kinds answer success with something extra, as the audit
+found real answers do ("Corrections found in the 2026-12 audit", "2xx extras"):
+`@adminapi.errors` in a 200 (non-terminating cmdlet errors) and `@adminapi.warnings`
+with no `value` (CIPP-API `New-ExoRequest.ps1` handles that case). Each rule fires for the next N matching requests and is then gone;
 a rule may match only paged requests (those carrying $skiptoken, so "429 on the
 3rd page" is testable) or only one cmdlet. The latency model delays every
 response by a fixed part plus a part per KB of body, to make benchmarks honest.
@@ -26,12 +29,15 @@ CONCURRENT_LIMIT_MESSAGE = (
 class FaultRule:
     """One armed fault; `remaining` None means until cleared."""
 
-    kind: str  # throttle | throttle_without_retry_after | unavailable | concurrent_limit | fail | slow
+    # throttle | throttle_without_retry_after | unavailable | concurrent_limit | fail | slow
+    # | partial_errors | warnings_only (these two answer 200: see FaultHit.extra)
+    kind: str
     remaining: int | None
     status: int = 0
     retry_after: float | None = None
     delay_s: float = 0.0
     message: str | None = None  # for "fail": the useful text of the error
+    exception_type: str | None = None  # for "fail": a cmdlet error of this .NET type
     only_paged: bool = False
     cmdlet: str | None = None
     service: str = "exchange"
@@ -52,11 +58,20 @@ class FaultHit:
     retry_after: float | None
     message: str
     code: str
+    exception_type: str | None = None
+
+    @property
+    def extra(self) -> bool:
+        """A success with something added (``@adminapi.errors`` / warnings), not a failure."""
+        return self.kind in EXTRA_KINDS
 
     @property
     def headers(self) -> dict[str, str]:
         """The Retry-After header the answer carries, if any."""
         return {} if self.retry_after is None else {"Retry-After": format_retry_after(self.retry_after)}
+
+
+EXTRA_KINDS = frozenset({"partial_errors", "warnings_only"})
 
 
 def format_retry_after(seconds: float) -> str:
@@ -89,6 +104,7 @@ class Faults:
         retry_after: float | None = None,
         delay_s: float = 0.0,
         message: str | None = None,
+        exception_type: str | None = None,
     ) -> FaultRule:
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 (or None for slow)")
@@ -101,6 +117,7 @@ class Faults:
             retry_after=retry_after,
             delay_s=delay_s,
             message=message,
+            exception_type=exception_type,
             only_paged=only_paged,
             cmdlet=cmdlet,
             service=service,
@@ -190,16 +207,59 @@ class Faults:
         times: int = 1,
         *,
         retry_after: float | None = None,
+        exception_type: str | None = None,
         only_paged: bool = False,
         cmdlet: str | None = None,
         after: int = 0,
         service: str = "exchange",
     ) -> FaultRule:
-        """Any other error status with `message` as the useful text (e.g. 400 on a stale page)."""
+        """Any other error status with `message` as the useful text (e.g. 400 on a stale page).
+
+        With `exception_type` (e.g. "Microsoft.Exchange.Configuration.Tasks.
+        ManagementObjectNotFoundException") it is a cmdlet's error: `details[0].message`
+        reads `Ex<hex>|<type>|<message>`, as real cmdlet errors do."""
         if not 400 <= status <= 599:
             raise ValueError("status must be 4xx or 5xx")
         return self._arm(
             "fail", times, status=status, retry_after=retry_after, message=message,
+            exception_type=exception_type,
+            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
+        )  # fmt: skip
+
+    def partial_errors(
+        self,
+        message: str,
+        times: int = 1,
+        *,
+        exception_type: str = "Microsoft.Exchange.Management.Tasks.RecipientTaskException",
+        only_paged: bool = False,
+        cmdlet: str | None = None,
+        after: int = 0,
+        service: str = "exchange",
+    ) -> FaultRule:
+        """Answer 200 as usual (the cmdlet runs) and add ``"@adminapi.errors":
+        ["Ex<hex>|<type>|<message>"]``: a non-terminating error, the output incomplete.
+        The items' shape is not documented: strings in the cmdlet-error form are an
+        assumption (the product reads objects with a message too)."""
+        return self._arm(
+            "partial_errors", times, status=200, message=message, exception_type=exception_type,
+            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
+        )  # fmt: skip
+
+    def warnings_only(
+        self,
+        message: str,
+        times: int = 1,
+        *,
+        only_paged: bool = False,
+        cmdlet: str | None = None,
+        after: int = 0,
+        service: str = "exchange",
+    ) -> FaultRule:
+        """Answer 200 (the cmdlet runs) with ``"@adminapi.warnings": [message]`` and no
+        ``value`` at all, the case CIPP-API's ``New-ExoRequest.ps1`` handles."""
+        return self._arm(
+            "warnings_only", times, status=200, message=message,
             only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
         )  # fmt: skip
 
@@ -301,7 +361,11 @@ _STATUS_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: 
 def _hit_for(rule: FaultRule) -> FaultHit:
     if rule.kind == "fail":
         code = _STATUS_CODES.get(rule.status, "Error")
-        return FaultHit(rule.kind, rule.status, rule.retry_after, rule.message or code, code)
+        return FaultHit(
+            rule.kind, rule.status, rule.retry_after, rule.message or code, code, rule.exception_type
+        )
+    if rule.kind in EXTRA_KINDS:
+        return FaultHit(rule.kind, 200, None, rule.message or "", "OK", rule.exception_type)
     if rule.kind == "concurrent_limit":
         return FaultHit(rule.kind, rule.status, None, CONCURRENT_LIMIT_MESSAGE, "TooManyRequests")
     if rule.kind == "unavailable":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -45,13 +46,21 @@ class SimServer:
         next_link_key: str = "@odata.nextLink",
         allowed_client_ids: Iterable[str] | None = None,
         token_lifetime_s: float = 3600.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: also serve the same app over TLS on a second 127.0.0.1 port
+        (``tls_port``), with this server context (a test CA's certificate for names such
+        as ``outlook.office365.com`` and ``*.outlook.office365.com``): clients reach it
+        through a resolver that maps those names to 127.0.0.1, so the product's URLs
+        stay the real ones and nothing leaves loopback."""
         self._state = SimState(identity_header=identity_header or secrets.token_urlsafe(24))
         self._state.token_lifetime_s = token_lifetime_s
         self.next_link_key = next_link_key
         self.allowed_client_ids = allowed_client_ids
         self._requested_port = port
         self._port: int | None = None
+        self._tls = tls
+        self._tls_port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -98,6 +107,10 @@ class SimServer:
         site = web.TCPSite(self._runner, HOST, self._requested_port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
+        if self._tls is not None:
+            tls_site = web.TCPSite(self._runner, HOST, 0, ssl_context=self._tls)
+            await tls_site.start()
+            self._tls_port = int(self._runner.addresses[1][1])
 
     async def _close(self) -> None:
         if self._runner is not None:
@@ -137,6 +150,13 @@ class SimServer:
         if self._port is None:
             raise RuntimeError("SimServer not started")
         return self._port
+
+    @property
+    def tls_port(self) -> int:
+        """The TLS port (only when started with ``tls=``)."""
+        if self._tls_port is None:
+            raise RuntimeError("SimServer not started with tls=")
+        return self._tls_port
 
     @property
     def url(self) -> str:

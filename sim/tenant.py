@@ -85,8 +85,16 @@ class SimTenant:
     """One tenant: org SMTP AUTH setting plus mailboxes, safe across threads.
 
     `forbidden`: False, or True / a message to make every InvokeCommand answer
-    403 (an empty string gives a 403 with an EMPTY body, as seen for real when
-    the identity lacks an Exchange role).
+    403 (an empty string gives a 403 with an EMPTY body, as seen for real; the
+    grant it lacks is not known for sure: see docs/simulator.md).
+    `exchange_role`: False answers each cmdlet 401 "User is not allowed to call
+    <cmdlet>" with the text in `error.message` and no details, as Exchange does when
+    the app role is there but the Exchange role does not include the cmdlet
+    (office-docs-powershell#7970).
+    `home_host`: a tenant-specific Exchange host ("tenant1.outlook.office365.com",
+    optionally with ":port"); a request for this tenant that arrives at another host
+    is answered `redirect_status` (302) with `Location` on that host, path and query
+    kept (ScubaGear `EXORestHelper.psm1`: "some tenants get redirected").
     """
 
     def __init__(
@@ -100,6 +108,9 @@ class SimTenant:
         self.org_smtp_auth_disabled = org_smtp_auth_disabled
         self.org_when_changed: float | None = None
         self.forbidden: bool | str = False
+        self.exchange_role = True
+        self.home_host: str | None = None
+        self.redirect_status = 302
         self._lock = threading.RLock()
         self._guids = bytearray()
         self._edoids = bytearray()

@@ -22,8 +22,18 @@ SEEDED = 2500
 # Overrides seeded into every exo_tenant: number -> SmtpClientAuthenticationDisabled.
 SEEDED_OVERRIDES: dict[int, bool | None] = {3: False, 42: False, 1999: True}
 
-# Never use a proxy, whatever the environment says: all traffic stays on 127.0.0.1.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer to look at, never followed: it may name a real host."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+# Never use a proxy, whatever the environment says, and never follow a redirect: all
+# traffic stays on 127.0.0.1.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
 
 
 @dataclass
