@@ -8,22 +8,31 @@ paging by re-POSTing the same body to ``@odata.nextLink`` (or ``odata.nextLink``
 clients are, policies made from the client's keyword arguments: a fresh
 ``client-request-id`` per call, retry honouring ``Retry-After``, the bearer-token
 policy (one cached token: which is why a transport serves one tenant), tracing, and
-HTTP logging (which redacts ``Authorization``).
+HTTP logging (which redacts ``Authorization``; bodies are never logged).
+
+From the 2026-12 audit (team reference, "Corrections found in the 2026-12 audit"):
+a 2xx with ``@adminapi.errors`` is never data; a Set-* answered with warnings and no
+``value`` succeeded; some tenants are redirected to a tenant-specific host under the
+configured one, which is followed (same method, body and token) only there and then
+used for the tenant's later calls; ``$batch`` items carry the outer ``Authorization``
+(as CIPP's ``New-ExoBulkRequest.ps1`` sends them), the batch asks for JSON
+(``odata.metadata=minimal``) and an item's own ``@odata.nextLink`` is followed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from azure.core import AsyncPipelineClient
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError
-from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
     AsyncBearerTokenCredentialPolicy,
     AsyncHTTPPolicy,
@@ -37,10 +46,13 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 
 from shared.adapters.exchange_errors import (
     CONCURRENCY_MESSAGE,
+    ExchangePartialError,
     ExchangeProtocolError,
     ExchangeTokenError,
-    error_message,
+    adminapi_errors_text,
+    error_text,
     raise_for,
+    split_cmdlet_error,
 )
 from shared.adapters.pipeline import JitteredRetryPolicy, user_agent_policy
 from shared.core.validation import is_loopback
@@ -55,6 +67,15 @@ READ_TIMEOUT_S = 180  # a page of 1,000 mailboxes from a busy tenant can be slow
 BATCH_SIZE = 10  # the $batch limit
 BATCH_ROUNDS = 3
 BATCH_RETRY_DELAY_S = 1.0
+BATCH_PAGES = 200  # an item's next links followed at most (200,000 objects at 1,000 a page)
+# What production tools ask for (CIPP-API New-ExoBulkRequest.ps1): without it, $batch
+# may answer multipart/mixed.
+ACCEPT = "application/json; odata.metadata=minimal"
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 3
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+log = logging.getLogger(__name__)
 
 
 class ExchangeRetryPolicy(JitteredRetryPolicy):
@@ -89,6 +110,26 @@ def _is_concurrency_error(http: Any) -> bool:
         return False
 
 
+class BatchAuthorizationPolicy(SansIOHTTPPolicy[HttpRequest, AsyncHttpResponse]):
+    """Copies the request's ``Authorization`` into every item of a ``$batch`` body, as
+    CIPP's bulk requests do (whether Exchange needs it per item is unknown). It runs
+    after the bearer-token policy, on every try, so a refreshed token reaches the items
+    too. Bodies are never logged (no NetworkTraceLoggingPolicy in this pipeline), so
+    the token is no more exposed than in the header."""
+
+    def on_request(self, request: PipelineRequest[HttpRequest]) -> None:
+        http = request.http_request
+        auth = http.headers.get("Authorization")
+        if http.method != "POST" or not auth or not urlsplit(http.url).path.endswith("/$batch"):
+            return
+        body = json.loads(http.content)
+        for item in body.get("requests", []):
+            item.setdefault("headers", {})["Authorization"] = auth
+        content = json.dumps(body).encode()
+        http._set_body(content=content)  # azure-core has no public setter
+        http.headers["Content-Length"] = str(len(content))
+
+
 def exchange_policies(
     credential: AsyncTokenCredential, **kwargs: Any
 ) -> list[AsyncHTTPPolicy[Any, Any] | SansIOHTTPPolicy[Any, Any]]:
@@ -103,12 +144,13 @@ def exchange_policies(
         logging_policy.allowed_header_names.add(REQUEST_ID_HEADER)  # support traces a call by it
     return [
         kwargs.get("headers_policy")
-        or HeadersPolicy({"Content-Type": "application/json", "Accept": "application/json"}, **kwargs),
+        or HeadersPolicy({"Content-Type": "application/json", "Accept": ACCEPT}, **kwargs),
         kwargs.get("user_agent_policy") or user_agent_policy(**kwargs),
         RequestIdPolicy(**{"request_id_header_name": REQUEST_ID_HEADER, **kwargs}),
         kwargs.get("retry_policy") or ExchangeRetryPolicy(**kwargs),
         kwargs.get("authentication_policy")
         or AsyncBearerTokenCredentialPolicy(credential, EXCHANGE_SCOPE, **kwargs),
+        BatchAuthorizationPolicy(),
         DistributedTracingPolicy(**kwargs),
         logging_policy,
     ]
@@ -120,10 +162,57 @@ class BatchItem:
     status: int  # 0: no answer, outcome unknown
     value: list[Any]
     error: str | None
+    warnings: tuple[str, ...] = ()  # @adminapi.warnings of a success
+    exception_type: str = ""  # of a cmdlet error, when the answer named one
 
     @property
     def unknown(self) -> bool:
         return self.status == 0
+
+
+@dataclass(frozen=True)
+class CmdletResult:
+    """A cmdlet's whole output and the warnings Exchange gave with it."""
+
+    value: list[Any]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Page:
+    value: list[Any]
+    warnings: tuple[str, ...]
+    next_link: str | None
+
+
+@dataclass
+class _Call:
+    """One $batch item on its way: where to send it next, and what its pages gave."""
+
+    id: str
+    cmdlet: str
+    params: Mapping[str, Any]
+    url: str
+    pages: int = 0
+    value: list[Any] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) with the default port filled in: ``:443`` is no port."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme, 0)
+
+
+def _is_set(cmdlet: str) -> bool:
+    return cmdlet.lower().startswith("set-")
+
+
+def _warnings(payload: Mapping[str, Any]) -> tuple[str, ...]:
+    found = payload.get("@adminapi.warnings")
+    items = found if isinstance(found, list) else ([found] if found else [])
+    return tuple(str(w) for w in items if str(w).strip())
 
 
 class ExchangeTransport:
@@ -144,9 +233,12 @@ class ExchangeTransport:
         **kwargs: Any,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._origin = urlsplit(self._base_url)[:2]
+        self._home = _origin(self._base_url)
+        # Where this tenant's calls go: the configured host until Exchange redirects
+        # the tenant to its own host under it, then that one (remembered by this client).
+        self._endpoint = self._base_url
         self.tenant_id = tenant_id
-        self._tenant_url = f"{self._base_url}/adminapi/beta/{quote(tenant_id, safe='')}"
+        self._tenant_path = f"/adminapi/beta/{quote(tenant_id, safe='')}"
         self._anchor = ANCHOR_MAILBOX.format(tenant=tenant_id)
         # Bearer tokens over plain http only for the simulator on loopback.
         self._enforce_https = not is_loopback(urlsplit(self._base_url).hostname)
@@ -167,19 +259,74 @@ class ExchangeTransport:
     async def close(self) -> None:
         await self._client.close()
 
+    @property
+    def endpoint(self) -> str:
+        """The base URL this tenant's calls go to (its own host once redirected)."""
+        return self._endpoint
+
+    @property
+    def _tenant_url(self) -> str:
+        return f"{self._endpoint}{self._tenant_path}"
+
     def invoke_url(self, select: tuple[str, ...] | None = None) -> str:
         url = f"{self._tenant_url}/InvokeCommand"
         if select:
             url += "?$select=" + ",".join(select)
         return url
 
-    async def _send(self, request: HttpRequest, **kwargs: Any) -> AsyncHttpResponse:
-        try:
-            return await self._client.send_request(request, enforce_https=self._enforce_https, **kwargs)
-        except ClientAuthenticationError as exc:
-            # send_request never raises for an HTTP status: this came from the
-            # credential, before anything reached Exchange.
-            raise ExchangeTokenError(self.tenant_id, exc) from exc
+    def allowed(self, url: str) -> bool:
+        """Whether our bearer token may go to ``url``: the configured Exchange host or a
+        host under it (a tenant-specific host), same scheme, same port once default
+        ports are normalised. Nothing else, ever."""
+        scheme, host, port = _origin(url)
+        home_scheme, home_host, home_port = self._home
+        under = host == home_host or (bool(home_host) and host.endswith("." + home_host))
+        return scheme == home_scheme and port == home_port and under
+
+    async def _send(self, request: HttpRequest, what: str, **kwargs: Any) -> AsyncHttpResponse:
+        """Send, following Exchange's redirects to a tenant-specific host (same method,
+        body and bearer token) only where ``allowed``; a redirect anywhere else is
+        refused before anything is sent there."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = await self._client.send_request(
+                    request, enforce_https=self._enforce_https, **kwargs
+                )
+            except ClientAuthenticationError as exc:
+                # send_request never raises for an HTTP status: this came from the
+                # credential, before anything reached Exchange.
+                raise ExchangeTokenError(self.tenant_id, exc) from exc
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECTS or not location:
+                return response
+            target = urljoin(request.url, location)
+            if not self.allowed(target):
+                raise ExchangeProtocolError(
+                    f"{what} for tenant {self.tenant_id}: Exchange redirected to "
+                    f"{urlsplit(target).hostname or 'an unnamed host'}, which is not {self._base_url} "
+                    "or a host under it; refused, nothing was sent there",
+                    response=response,
+                )
+            self._remember(target)
+            request = HttpRequest(
+                request.method, target, headers=dict(request.headers), content=request.content
+            )
+        raise ExchangeProtocolError(
+            f"{what} for tenant {self.tenant_id}: more than {MAX_REDIRECTS} redirects", response=response
+        )
+
+    def _remember(self, target: str) -> None:
+        parts = urlsplit(target)
+        scheme, host, port = _origin(target)
+        endpoint = f"{scheme}://{host}" + ("" if port == DEFAULT_PORTS.get(scheme) else f":{port}")
+        if parts.path.startswith(self._tenant_path) or parts.path.lower().startswith(
+            self._tenant_path.lower()
+        ):
+            if endpoint != self._endpoint:
+                log.info(
+                    "tenant %s: Exchange moved it to %s; its calls go there now", self.tenant_id, endpoint
+                )
+            self._endpoint = endpoint
 
     async def pages(
         self,
@@ -191,6 +338,17 @@ class ExchangeTransport:
     ) -> AsyncIterator[list[dict[str, Any]]]:
         """Yield each page of a cmdlet's output as it arrives. ``**kwargs`` go to the
         pipeline with each request (``read_timeout=``, ``retry_total=``, ...)."""
+        async for page in self._pages(cmdlet, parameters, select=select, **kwargs):
+            yield page.value
+
+    async def _pages(
+        self,
+        cmdlet: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        select: tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[_Page]:
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(parameters or {})}}
         content = json.dumps(body).encode()
         headers = {
@@ -203,30 +361,53 @@ class ExchangeTransport:
         while url:
             page_number += 1
             request = HttpRequest("POST", url, headers=headers, content=content)
-            response = await self._send(request, **kwargs)
+            response = await self._send(request, cmdlet, **kwargs)
             if response.status_code >= 300:
                 raise_for(response, cmdlet, self.tenant_id)
-            payload = self._parse(response, cmdlet, page_number)
-            yield payload["value"]
-            url = payload.get("@odata.nextLink") or payload.get("odata.nextLink")
+            page = self._parse(response, cmdlet, page_number)
+            for warning in page.warnings:
+                # repr: the text may quote tenant data; no control or bidi characters in logs.
+                log.warning("%s for tenant %s: Exchange warned: %r", cmdlet, self.tenant_id, warning)
+            yield page
+            url = page.next_link
             if url:
                 self._check_next_link(url, cmdlet)
 
-    def _parse(self, response: Any, cmdlet: str, page: int) -> dict[str, Any]:
+    def _parse(self, response: Any, cmdlet: str, page: int) -> _Page:
         where = f"{cmdlet} for tenant {self.tenant_id}, page {page}"
         try:
             payload = json.loads(response.body())
         except ValueError as exc:
             raise ExchangeProtocolError(f"{where}: answer is not JSON ({exc})", response=response) from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("value"), list):
+        if not isinstance(payload, dict):
+            raise ExchangeProtocolError(f"{where}: answer is not a JSON object", response=response)
+        errors = payload.get("@adminapi.errors")
+        if errors:
+            # Non-terminating errors: what came with them is partial, never data.
+            first = errors[0] if isinstance(errors, list) else errors
+            raise ExchangePartialError(
+                f"{where}: Exchange answered with errors, so the answer is incomplete: "
+                f"{adminapi_errors_text(errors)}",
+                response=response,
+                cmdlet=cmdlet,
+                tenant=self.tenant_id,
+                exception_type=split_cmdlet_error(str(first)).exception_type,
+            )
+        warnings = _warnings(payload)
+        value = payload.get("value")
+        if value is None and warnings and _is_set(cmdlet):
+            value = []  # a Set-* answered with warnings alone succeeded (CIPP New-ExoRequest.ps1)
+        if not isinstance(value, list):
             raise ExchangeProtocolError(f"{where}: answer has no 'value' list", response=response)
-        return payload
+        link = payload.get("@odata.nextLink") or payload.get("odata.nextLink")
+        return _Page(value, warnings, link if isinstance(link, str) and link else None)
 
     def _check_next_link(self, url: str, cmdlet: str) -> None:
-        # Our bearer token follows the link: never let it leave the Exchange origin.
-        if urlsplit(url)[:2] != self._origin:
+        # Our bearer token follows the link: never let it leave Exchange.
+        if not self.allowed(url):
             raise ExchangeProtocolError(
-                f"{cmdlet} for tenant {self.tenant_id}: next page link points outside {self._base_url}"
+                f"{cmdlet} for tenant {self.tenant_id}: next page link points outside "
+                f"{self._base_url} and the hosts under it; not followed"
             )
 
     async def invoke(
@@ -238,10 +419,23 @@ class ExchangeTransport:
         **kwargs: Any,
     ) -> list[dict[str, Any]]:
         """A cmdlet's whole output (for small answers; use pages() for lists)."""
-        out: list[dict[str, Any]] = []
-        async for page in self.pages(cmdlet, parameters, select=select, **kwargs):
-            out.extend(page)
-        return out
+        return (await self.run(cmdlet, parameters, select=select, **kwargs)).value
+
+    async def run(
+        self,
+        cmdlet: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        select: tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> CmdletResult:
+        """A cmdlet's whole output and Exchange's warnings (a Set-* call's audit keeps them)."""
+        value: list[Any] = []
+        warnings: list[str] = []
+        async for page in self._pages(cmdlet, parameters, select=select, **kwargs):
+            value.extend(page.value)
+            warnings.extend(page.warnings)
+        return CmdletResult(value, tuple(warnings))
 
     async def batch(
         self,
@@ -253,52 +447,82 @@ class ExchangeTransport:
         """Run (id, cmdlet, parameters) calls through ``$batch``, 10 per request,
         and answer each id with its own status and body. Items throttled inside a
         batch are sent again in a later round (the batch request itself is retried
-        by the pipeline). A batch request that fails outright answers its items with
-        status 0: their outcome is unknown (a write may or may not have happened),
-        and the other batches' answers are kept."""
+        by the pipeline); an item whose answer carries its own ``@odata.nextLink`` is
+        sent again with that URL until its output is whole. A batch request that fails
+        outright answers its items with status 0: their outcome is unknown (a write
+        may or may not have happened), and the other batches' answers are kept."""
         results: dict[str, BatchItem] = {}
-        pending = list(calls)
-        for attempt in range(BATCH_ROUNDS):
-            retry: list[tuple[str, str, Mapping[str, Any]]] = []
+        pending = [_Call(i, cmdlet, params, self.invoke_url(select)) for i, cmdlet, params in calls]
+        rounds = 0
+        while pending:
+            again: list[_Call] = []
+            throttled = False
             for start in range(0, len(pending), BATCH_SIZE):
                 chunk = pending[start : start + BATCH_SIZE]
                 try:
-                    items = await self._batch_once(chunk, select, **kwargs)
+                    answers = await self._batch_once(chunk, **kwargs)
                 except AzureError as exc:
-                    items = [BatchItem(c[0], 0, [], f"outcome unknown: {exc}") for c in chunk]
-                for item in items:
-                    if item.status in (429, 503, 504) and attempt + 1 < BATCH_ROUNDS:
-                        retry.append(next(c for c in chunk if c[0] == item.id))
-                    else:
-                        results[item.id] = item
-            if not retry:
-                break
-            await asyncio.sleep(BATCH_RETRY_DELAY_S * 2**attempt)
-            pending = retry
+                    answers = {c.id: (BatchItem(c.id, 0, [], f"outcome unknown: {exc}"), None) for c in chunk}
+                for call in chunk:
+                    item, link = answers[call.id]
+                    if item.status in (429, 503, 504) and rounds + 1 < BATCH_ROUNDS:
+                        again.append(call)
+                        throttled = True
+                        continue
+                    call.value.extend(item.value)
+                    call.warnings.extend(item.warnings)
+                    if item.error is None and link:
+                        problem = self._next_item_link(call, link)
+                        if problem is None:
+                            again.append(call)
+                            continue
+                        item = BatchItem(call.id, 500, [], problem)
+                    results[call.id] = (
+                        item
+                        if item.error is not None
+                        else BatchItem(call.id, item.status, call.value, None, tuple(call.warnings))
+                    )
+            if throttled:
+                rounds += 1
+                await asyncio.sleep(BATCH_RETRY_DELAY_S * 2 ** (rounds - 1))
+            pending = again
         return results
 
+    def _next_item_link(self, call: _Call, link: str) -> str | None:
+        """Move the item on to its next page; the reason not to, if any."""
+        call.pages += 1
+        if not self.allowed(link):
+            return (
+                f"{call.cmdlet} for tenant {self.tenant_id}: next page link points outside "
+                f"{self._base_url} and the hosts under it; not followed"
+            )
+        if call.pages > BATCH_PAGES:
+            return (
+                f"{call.cmdlet} for tenant {self.tenant_id}: more than {BATCH_PAGES} pages in one batch item"
+            )
+        call.url = link
+        return None
+
     async def _batch_once(
-        self,
-        chunk: Sequence[tuple[str, str, Mapping[str, Any]]],
-        select: tuple[str, ...] | None,
-        **kwargs: Any,
-    ) -> list[BatchItem]:
-        url = self.invoke_url(select)
+        self, chunk: Sequence[_Call], **kwargs: Any
+    ) -> dict[str, tuple[BatchItem, str | None]]:
         body = {
             "requests": [
                 {
-                    "id": call_id,
+                    "id": call.id,
                     "method": "POST",
-                    "url": url,
-                    "body": {"CmdletInput": {"CmdletName": cmdlet, "Parameters": dict(params)}},
-                    # Each item is routed on its own, as the official module's batches do.
+                    "url": call.url,
+                    "body": {"CmdletInput": {"CmdletName": call.cmdlet, "Parameters": dict(call.params)}},
+                    # Each item is routed on its own, as the official module's batches do;
+                    # BatchAuthorizationPolicy adds the bearer token, per try.
                     "headers": {
                         "Content-Type": "application/json",
                         "X-AnchorMailbox": self._anchor,
-                        "X-CmdletName": cmdlet,
+                        "X-CmdletName": call.cmdlet,
+                        "Prefer": f"odata.maxpagesize={self._page_size}",
                     },
                 }
-                for call_id, cmdlet, params in chunk
+                for call in chunk
             ]
         }
         request = HttpRequest(
@@ -307,7 +531,7 @@ class ExchangeTransport:
             headers={"X-AnchorMailbox": self._anchor, "Prefer": "odata.continue-on-error"},
             content=json.dumps(body).encode(),
         )
-        response = await self._send(request, **kwargs)
+        response = await self._send(request, "$batch", **kwargs)
         if response.status_code >= 300:
             raise_for(response, "$batch", self.tenant_id)
         try:
@@ -315,20 +539,29 @@ class ExchangeTransport:
             if not isinstance(answers, list):
                 raise TypeError
         except (ValueError, KeyError, TypeError) as exc:
+            kind = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
             raise ExchangeProtocolError(
-                f"$batch for tenant {self.tenant_id}: answer has no 'responses' list"
+                f"$batch for tenant {self.tenant_id}: answer has no 'responses' list ({kind})"
             ) from exc
-        asked = {c[0] for c in chunk}
-        items = {item.id: item for item in map(_batch_item, answers) if item and item.id in asked}
-        return [
-            items.get(i) or BatchItem(i, 0, [], "outcome unknown: no answer for it in the batch")
-            for i in asked
-        ]
+        asked = {c.id for c in chunk}
+        items: dict[str, tuple[BatchItem, str | None]] = {}
+        for answer in answers:
+            parsed = _batch_item(answer)
+            if parsed is not None and parsed[0].id in asked:
+                items[parsed[0].id] = parsed
+        for call_id in asked - items.keys():
+            items[call_id] = (
+                BatchItem(call_id, 0, [], "outcome unknown: no answer for it in the batch"),
+                None,
+            )
+        return items
 
 
-def _batch_item(answer: Any) -> BatchItem | None:
+def _batch_item(answer: Any) -> tuple[BatchItem, str | None] | None:
+    """An item's answer, and its next page link."""
     if not isinstance(answer, dict) or "id" not in answer:
         return None
+    item_id = str(answer["id"])
     try:
         status = int(answer.get("status", 0))
     except (TypeError, ValueError):
@@ -338,6 +571,19 @@ def _batch_item(answer: Any) -> BatchItem | None:
     # An error body counts as a failure whatever the item's status says.
     if status >= 300 or "error" in payload:
         raw = json.dumps(body) if isinstance(body, dict | list) else str(body or "")
-        return BatchItem(str(answer["id"]), status if status >= 300 else 500, [], error_message(status, raw))
+        said = error_text(status, raw)
+        failed = status if status >= 300 else 500
+        return BatchItem(
+            item_id, 404 if said.not_found else failed, [], said.text, exception_type=said.exception_type
+        ), None
+    errors = payload.get("@adminapi.errors")
+    if errors:
+        # Non-terminating errors in a 200: the item did not (wholly) work; a write is
+        # settled by reading it back.
+        text = f"Exchange answered with errors: {adminapi_errors_text(errors)}"
+        return BatchItem(item_id, 500, [], text), None
+    warnings = _warnings(payload)
     value = payload.get("value")
-    return BatchItem(str(answer["id"]), status, value if isinstance(value, list) else [], None)
+    link = payload.get("@odata.nextLink") or payload.get("odata.nextLink")
+    item = BatchItem(item_id, status, value if isinstance(value, list) else [], None, warnings)
+    return item, link if isinstance(link, str) and link else None

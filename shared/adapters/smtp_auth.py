@@ -130,16 +130,19 @@ class SmtpAuthClient:
 
     # -- writes (remediation) ------------------------------------------------------
 
-    async def set_org_smtp_auth_disabled(self, value: bool, **kwargs: Any) -> None:
-        await self.transport.invoke(
+    async def set_org_smtp_auth_disabled(self, value: bool, **kwargs: Any) -> tuple[str, ...]:
+        """Set the org switch; Exchange's warnings, if it gave any (the audit keeps them)."""
+        result = await self.transport.run(
             "Set-TransportConfig", {"SmtpClientAuthenticationDisabled": value}, **kwargs
         )
+        return result.warnings
 
     async def set_mailboxes(
         self, changes: Sequence[tuple[str, bool | None]], **kwargs: Any
     ) -> dict[str, BatchItem]:
         """Set SmtpClientAuthenticationDisabled on mailboxes by GUID; each GUID's
-        answer: status 2xx done, 4xx/5xx refused (``error`` says why), 0 unknown."""
+        answer: status 2xx done (``warnings`` as Exchange gave them), 4xx/5xx refused
+        (``error`` says why), 0 unknown."""
         calls = [
             (guid, "Set-CASMailbox", {"Identity": guid, "SmtpClientAuthenticationDisabled": value})
             for guid, value in changes

@@ -251,6 +251,8 @@ class ActionResult:
     status: ActionStatus
     reason: str
     evidence: tuple[SignInEvidence, ...] = ()
+    # What Exchange warned when it took the change (@adminapi.warnings), kept for the audit.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from azure.core.exceptions import AzureError, HttpResponseError
@@ -62,6 +62,7 @@ class _Written:
 
     refused: str | None = None
     unknown: str | None = None
+    warnings: tuple[str, ...] = ()  # what Exchange warned when it took the write
 
 
 def evidence_summary(evidence: Evidence | None, policy: TenantPolicy) -> str:
@@ -211,7 +212,17 @@ class Remediator:
                 )
             else:
                 to_verify.append(action)
-        out.update(await self._verify(tenant, to_verify, {a: written[a].unknown for a in to_verify}))
+        verified = await self._verify(tenant, to_verify, {a: written[a].unknown for a in to_verify})
+        for action, result in verified.items():
+            warned = written[action].warnings
+            if warned:
+                # Kept in the audit row; the reason says it too, for whoever reads the trail.
+                log.warning(
+                    "tenant %s: Exchange warned on %s %r: %r", tenant, action.kind, action.target, warned
+                )
+                shown = "; ".join(warned)
+                result = replace(result, reason=f"{result.reason}; Exchange warned: {shown}", warnings=warned)
+            out[action] = result
         return out
 
     async def _read(self, tenant: str, actions: Sequence[Action]) -> dict[Action, bool | str | None]:
@@ -239,8 +250,10 @@ class Remediator:
         out: dict[Action, _Written] = {}
         for action in (a for a in actions if a.kind is ActionKind.SET_ORG):
             try:
-                await self.clients.get(tenant).exchange.set_org_smtp_auth_disabled(bool(action.after))
-                out[action] = _Written()
+                warned = await self.clients.get(tenant).exchange.set_org_smtp_auth_disabled(
+                    bool(action.after)
+                )
+                out[action] = _Written(warnings=warned)
             except HttpResponseError as exc:
                 status = exc.status_code or 0
                 # A 4xx is a refusal; anything else may have landed and is settled by reading back.
@@ -261,7 +274,8 @@ class Remediator:
                 elif item.error is not None and 400 <= item.status < 500:
                     out[action] = _Written(refused=item.error)
                 else:
-                    out[action] = _Written(unknown=item.error)  # 5xx: it may still have happened
+                    # 2xx, or 5xx: it may still have happened; the read-back decides.
+                    out[action] = _Written(unknown=item.error, warnings=item.warnings)
         return out
 
     async def _verify(

@@ -262,6 +262,7 @@ def audit_json(records: Sequence[AuditRecord]) -> list[dict[str, Any]]:
             ],
             # "none found" and "not read" differ: an empty Evidence alone cannot say which.
             "EvidenceChecked": r.evidence_checked,
+            "Warnings": list(r.warnings),
         }
         for r in records
     ]

@@ -31,6 +31,14 @@ def _evidence_json(result: ActionResult) -> str:
     return text
 
 
+def _warnings_json(result: ActionResult) -> str:
+    """Exchange's warnings on the change, as JSON that stays valid when trimmed."""
+    items = [w[: MAX_TEXT // 4] for w in result.warnings]
+    while len(text := json.dumps(items)) > MAX_TEXT:
+        items = items[: len(items) // 2]
+    return text
+
+
 def audit_entity(
     tenant: str, run_id: str, at: datetime, seq: int, result: ActionResult, source: str, evidence: str = ""
 ) -> dict[str, Any]:
@@ -51,6 +59,8 @@ def audit_entity(
         "Status": str(result.status),
         "Reason": result.reason[:MAX_TEXT],
         "Evidence": _evidence_json(result),
+        # What Exchange warned when it took the change (@adminapi.warnings): a JSON list.
+        "Warnings": _warnings_json(result),
         # Whether evidence was checked at all: "none found" and "not read" must differ.
         "EvidenceChecked": evidence[:MAX_TEXT],
     }

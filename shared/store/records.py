@@ -270,6 +270,8 @@ class AuditRecord:
     evidence: tuple[SignInEvidence, ...]
     # Whether and how evidence was read: "none found" and "not read" must differ.
     evidence_checked: str
+    # What Exchange warned when it took the change (rows written before this was kept: none).
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, entity: Mapping[str, Any], table: str = "audit") -> AuditRecord:
@@ -290,7 +292,15 @@ class AuditRecord:
             reason=fields.text("Reason", ""),
             evidence=_evidence(fields),
             evidence_checked=fields.text("EvidenceChecked", ""),
+            warnings=_warnings(fields),
         )
+
+
+def _warnings(fields: Fields) -> tuple[str, ...]:
+    items = fields.json("Warnings", "[]")
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise fields.error("Warnings", "must be a JSON list of texts")
+    return tuple(items)
 
 
 def _setting(fields: Fields, name: str) -> bool | None:
