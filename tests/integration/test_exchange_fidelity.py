@@ -44,7 +44,9 @@ async def client(sim, tenant_id):
 async def test_a_cmdlet_error_reads_as_its_text_and_its_type_decides_the_class(sim, client, tenant_id):
     sim.add_tenant(tenant_id, "exerr.onmicrosoft.com").seed(3)
     # Not found, though the HTTP status says 400: the exception type decides.
-    sim.faults.fail(400, "The object 'ghost' couldn't be found.", exception_type=NOT_FOUND, cmdlet="Get-CASMailbox")
+    sim.faults.fail(
+        400, "The object 'ghost' couldn't be found.", exception_type=NOT_FOUND, cmdlet="Get-CASMailbox"
+    )
     with pytest.raises(ExchangeNotFoundError) as err:
         await client.transport.invoke("Get-CASMailbox", {"Identity": "ghost"})
     assert err.value.exception_type == NOT_FOUND

@@ -23,7 +23,6 @@ SEEDED = 2500
 SEEDED_OVERRIDES: dict[int, bool | None] = {3: False, 42: False, 1999: True}
 
 
-
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect is an answer to look at, never followed: it may name a real host."""
 

@@ -16,7 +16,13 @@ def batch_url(exo) -> str:
 
 
 def item(
-    exo, call_id: str, cmdlet: str, params: dict, anchor: bool = True, auth: bool = True, url: str | None = None
+    exo,
+    call_id: str,
+    cmdlet: str,
+    params: dict,
+    anchor: bool = True,
+    auth: bool = True,
+    url: str | None = None,
 ) -> dict:
     headers = {"X-AnchorMailbox": ANCHOR + exo.tenant.tenant_id} if anchor else {}
     if auth:
@@ -133,7 +139,11 @@ def test_a_listing_item_pages_with_its_own_next_link(exo):
     first = http(
         "POST",
         batch_url(exo),
-        body={"requests": [item(exo, "all", "Get-CASMailbox", {"ResultSize": "Unlimited"}, url=exo.url + select)]},
+        body={
+            "requests": [
+                item(exo, "all", "Get-CASMailbox", {"ResultSize": "Unlimited"}, url=exo.url + select)
+            ]
+        },
         headers=batch_headers(exo),
     )
     seen, body = [], first.json["responses"][0]["body"]

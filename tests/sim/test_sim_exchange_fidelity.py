@@ -69,8 +69,12 @@ def test_a_tenant_on_its_own_host_is_redirected_there(fresh_sim: SimServer, exo:
     assert reply.headers["Location"] == (
         f"http://tenant1.outlook.office365.com/adminapi/beta/{exo.tenant.tenant_id}/InvokeCommand?$select=Guid"
     )
-    batch = http("POST", exo.url.replace("/InvokeCommand", "/$batch"), body={"requests": []}, headers=exo.headers())
+    batch = http(
+        "POST", exo.url.replace("/InvokeCommand", "/$batch"), body={"requests": []}, headers=exo.headers()
+    )
     assert batch.status == 302 and batch.headers["Location"].endswith("/$batch")
     # At its own host it answers (the Host header is what the sim compares).
-    here = exo.invoke("Get-TransportConfig", headers={**exo.headers(), "Host": "tenant1.outlook.office365.com"})
+    here = exo.invoke(
+        "Get-TransportConfig", headers={**exo.headers(), "Host": "tenant1.outlook.office365.com"}
+    )
     assert here.status == 200
