@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
@@ -26,7 +27,6 @@ from shared.notify.events import Memory, derive, failing_since, needs_first_seen
 from shared.notify.message import Message, fit
 from shared.notify.outbox_rules import next_attempt, notification_key, targets
 from shared.notify.undelivered import Undelivered, with_undelivered
-from shared.shell.settings import Settings
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
 from shared.store.runs import HistoryReader
 
@@ -37,6 +37,18 @@ def outbox_payload(message: Message) -> str:
     """The message as the outbox keeps it: shortened to fit one table property (fewer
     lines, "and N more"), never cut mid-JSON."""
     return fit(message, lambda m: len(m.to_json()), MAX_PAYLOAD_CHARS).to_json()
+
+
+class NotifySettings(Protocol):
+    """The app settings the notifier reads (shared.shell.settings.Settings has them):
+    named here so notify depends on no shell module."""
+
+    @property
+    def mail_sender(self) -> str | None: ...
+    @property
+    def reminder_hours(self) -> float: ...
+    @property
+    def notify_max_attempts(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,7 @@ class NotifyConfig:
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
 
     @classmethod
-    def from_settings(cls, settings: Settings, env: Mapping[str, str] | None = None) -> NotifyConfig:
+    def from_settings(cls, settings: NotifySettings, env: Mapping[str, str] | None = None) -> NotifyConfig:
         hours = settings.reminder_hours
         return cls(
             mail_sender=settings.mail_sender,

@@ -83,3 +83,12 @@ def test_the_walk_finds_relative_nested_and_package_imports(tmp_path):
     )
     found = {target for _, target in imports_of("shared/store", tmp_path)}
     assert {"shared.store.outbox", "shared.notify.dispatch", "shared.shell", "shared.notify.card"} <= found
+
+
+def test_notify_does_not_import_the_shell():
+    found = [
+        f"{where} imports {target}"
+        for where, target in imports_of("shared/notify")
+        if inside(target, "shared.shell")
+    ]
+    assert found == []
