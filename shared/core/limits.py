@@ -31,6 +31,12 @@ class Bounds:
 # Entra ID keeps sign-in logs for 30 days: a longer window would read as "no use".
 EVIDENCE_DAYS = Bounds(1, 30, 30, why="sign-in logs keep 30 days")
 MAX_CHANGES_PER_RUN = Bounds(0, 1000, 25)
+# How often a tenant is checked, in minutes; 0: at every timer tick. A week at most:
+# a tenant checked more rarely is hardly monitored.
+INTERVAL_MINUTES = Bounds(0, 7 * 24 * 60, 0, why="0: every timer tick")
+# A tenant is overdue when it has not been checked successfully for this many of its
+# intervals (its own, or the timer's tick when that is longer).
+OVERDUE_INTERVALS = 3
 # How remediation sets an unapproved mailbox: explicitly off (safe even if the org
 # switch is flipped later), or back to following the org ($null).
 MAILBOX_FIX: Mapping[str, bool | None] = MappingProxyType({"disable": True, "org-default": None})
@@ -54,3 +60,7 @@ NOTIFY_MAX_ATTEMPTS = Bounds(1, 50, 8)
 # 28 KB, a maintained client measured about 21 KB before a 413, and a Workflows flow
 # drops an oversized card without telling the sender: 20 by default, never above 27.
 CARD_MAX_KB = Bounds(4, 27, 20, why="Teams drops larger cards without telling the sender")
+# The queue the timer fans out to (one message per due tenant). Storage queue names:
+# 3-63 lower-case letters, digits and single hyphens; "-poison" (7) must still fit.
+DEFAULT_CHECK_QUEUE = "smtpauth-checks"
+QUEUE_NAME_MAX = 63 - len("-poison")

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.core.rules import Rule
 
-from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN
+from shared.core.limits import (
+    DEFAULT_MAILBOX_FIX,
+    EVIDENCE_DAYS,
+    INTERVAL_MINUTES,
+    MAILBOX_FIX,
+    MAX_CHANGES_PER_RUN,
+)
 
 
 class Mode(StrEnum):
@@ -92,6 +98,8 @@ class TenantPolicy:
     evidence_days: int = EVIDENCE_DAYS.default
     when_evidence_unavailable: EvidencePolicy = EvidencePolicy.HOLD
     max_changes_per_run: int = MAX_CHANGES_PER_RUN.default
+    # Minutes between checks; 0: at every timer tick (shared.core.fanout decides).
+    interval_minutes: int = INTERVAL_MINUTES.default
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from shared.core.limits import TEXT_MAX, Bounds
+from shared.core.limits import QUEUE_NAME_MAX, TEXT_MAX, Bounds
 
 
 class ValidationError(ValueError):
@@ -29,6 +29,8 @@ _ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{3,253}$")
 # App setting names as the Functions host reads them from the environment.
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _DIGITS = re.compile(r"^[0-9]+$")
+# Storage queue names: lower-case letters, digits, single hyphens, not at either end.
+_QUEUE_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
 
 
 def is_guid(value: str) -> bool:
@@ -102,6 +104,17 @@ def check_endpoint_url(value: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValidationError("must not carry credentials, a query or a fragment")
     return text.rstrip("/")
+
+
+def check_queue_name(value: str) -> str:
+    """A Storage queue name that still fits the host's ``-poison`` suffix."""
+    text = value.strip()
+    if not (3 <= len(text) <= QUEUE_NAME_MAX and _QUEUE_NAME.fullmatch(text)):
+        raise ValidationError(
+            f"must be a queue name: 3 to {QUEUE_NAME_MAX} lower-case letters, digits and single "
+            f"hyphens, not starting or ending with one (room is left for '-poison'), got {value!r}"
+        )
+    return text
 
 
 def check_whole_number(value: object, bounds: Bounds) -> int:

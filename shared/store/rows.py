@@ -15,7 +15,14 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from shared.core.limits import DEFAULT_MAILBOX_FIX, EVIDENCE_DAYS, MAILBOX_FIX, MAX_CHANGES_PER_RUN, Bounds
+from shared.core.limits import (
+    DEFAULT_MAILBOX_FIX,
+    EVIDENCE_DAYS,
+    INTERVAL_MINUTES,
+    MAILBOX_FIX,
+    MAX_CHANGES_PER_RUN,
+    Bounds,
+)
 from shared.core.model import EvidencePolicy, MailboxException, Mode, TenantLoad, TenantPolicy
 from shared.core.validation import (
     ValidationError,
@@ -152,6 +159,7 @@ def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
             "WhenEvidenceUnavailable", {p.value: p for p in EvidencePolicy}, EvidencePolicy.HOLD.value
         ),
         max_changes_per_run=row.integer("MaxChangesPerRun", MAX_CHANGES_PER_RUN),
+        interval_minutes=row.integer("IntervalMinutes", INTERVAL_MINUTES),
     )
 
 
@@ -260,6 +268,7 @@ def tenant_entity(policy: TenantPolicy) -> dict[str, Any]:
         "EvidenceDays": policy.evidence_days,
         "WhenEvidenceUnavailable": str(policy.when_evidence_unavailable),
         "MaxChangesPerRun": policy.max_changes_per_run,
+        "IntervalMinutes": policy.interval_minutes,
     }
 
 

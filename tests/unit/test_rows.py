@@ -61,6 +61,8 @@ def test_storage_explorer_strings_are_accepted():
         ({"NotifyEmail": "ops@contoso.com; nobody"}, "NotifyEmail", "'nobody' is not an email"),
         ({"NotifyTeamsWebhookSetting": "https://x.example/sig=abc"}, "NotifyTeamsWebhookSetting", "NAME"),
         ({"PartitionKey": "not/a/tenant"}, "PartitionKey", "GUID or a domain"),
+        ({"IntervalMinutes": 10081}, "IntervalMinutes", "0 to 10080 (0: every timer tick)"),
+        ({"IntervalMinutes": "hourly"}, "IntervalMinutes", "whole number"),
     ],
 )
 def test_bad_tenant_rows_say_where_and_what(override, field, problem):
@@ -118,6 +120,13 @@ def test_exceptions_without_tenant_row_and_unknown_rows_are_errors():
     assert load.policy is None
     assert any("RowKey" in e for e in load.errors)
     assert any("no 'tenant' row" in e for e in load.errors)
+
+
+def test_interval_defaults_to_every_tick_and_takes_storage_explorer_digits():
+    assert parse_tenant_row(tenant_row()).interval_minutes == 0
+    assert parse_tenant_row(tenant_row(IntervalMinutes="60")).interval_minutes == 60
+    policy = parse_tenant_row(tenant_row(IntervalMinutes=60))
+    assert parse_tenant_row(tenant_entity(policy)).interval_minutes == 60
 
 
 def test_entities_round_trip():
