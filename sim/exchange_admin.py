@@ -193,7 +193,9 @@ async def _invoke(
         raise _transport_error(
             429, "TooManyRequests", CONCURRENT_LIMIT_MESSAGE, summary=CONCURRENT_LIMIT_MESSAGE
         )
-    hit = await state.faults.answer(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
+    hit = await state.faults.answer(
+        service="exchange", cmdlet=cmdlet, paged=skiptoken is not None, tenant=tenant.tenant_id
+    )
     if hit is not None and not hit.extra:
         summary = hit.message if hit.kind == "concurrent_limit" else "The request was not processed."
         raise fault_error(hit, summary=summary)

@@ -42,9 +42,12 @@ class FaultRule:
     cmdlet: str | None = None
     service: str = "exchange"
     skip: int = 0  # matching requests still to let through before firing
+    tenant: str | None = None  # only this tenant's requests (its GUID, lower case)
 
-    def matches(self, service: str, cmdlet: str | None, paged: bool) -> bool:
+    def matches(self, service: str, cmdlet: str | None, paged: bool, tenant: str | None = None) -> bool:
         if self.service != service or (self.only_paged and not paged):
+            return False
+        if self.tenant is not None and self.tenant != (tenant or "").lower():
             return False
         return self.cmdlet is None or (cmdlet or "").lower() == self.cmdlet.lower()
 
@@ -105,6 +108,7 @@ class Faults:
         delay_s: float = 0.0,
         message: str | None = None,
         exception_type: str | None = None,
+        tenant: str | None = None,
     ) -> FaultRule:
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 (or None for slow)")
@@ -122,6 +126,7 @@ class Faults:
             cmdlet=cmdlet,
             service=service,
             skip=after,
+            tenant=tenant.lower() if tenant else None,
         )
         with self._lock:
             self._rules.append(rule)
@@ -133,21 +138,24 @@ class Faults:
     #   after       let this many matching requests through first
     #               (only_paged=True, after=1 -> the 3rd page fails)
     #   service     "exchange"; later Graph modules use their own name
+    #   tenant      (throttle, slow) only this tenant's InvokeCommand requests: one
+    #               faulty tenant among many healthy ones
 
     def throttle(
         self,
-        times: int = 1,
+        times: int | None = 1,
         retry_after: float = 1,
         *,
         only_paged: bool = False,
         cmdlet: str | None = None,
         after: int = 0,
         service: str = "exchange",
+        tenant: str | None = None,
     ) -> FaultRule:
-        """429 with a Retry-After header (seconds) and the error shape."""
+        """429 with a Retry-After header (seconds) and the error shape; times=None: until cleared."""
         return self._arm(
             "throttle", times, status=429, retry_after=retry_after,
-            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
+            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after, tenant=tenant,
         )  # fmt: skip
 
     def throttle_without_retry_after(
@@ -272,11 +280,12 @@ class Faults:
         cmdlet: str | None = None,
         after: int = 0,
         service: str = "exchange",
+        tenant: str | None = None,
     ) -> FaultRule:
         """Wait `delay_s` before answering (for client timeouts); times=None: until cleared."""
         return self._arm(
             "slow", times, delay_s=delay_s,
-            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
+            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after, tenant=tenant,
         )  # fmt: skip
 
     def latency(self, per_request_ms: float = 0.0, per_kb_ms: float = 0.0) -> None:
@@ -314,13 +323,15 @@ class Faults:
 
     # -- used by handlers ------------------------------------------------------
 
-    def take(self, *, service: str, cmdlet: str | None, paged: bool) -> tuple[float, FaultHit | None]:
+    def take(
+        self, *, service: str, cmdlet: str | None, paged: bool, tenant: str | None = None
+    ) -> tuple[float, FaultHit | None]:
         """Consume matching rules: (delay before answering, failure to answer or None)."""
         delay = 0.0
         hit: FaultHit | None = None
         with self._lock:
             for rule in list(self._rules):
-                if not rule.matches(service, cmdlet, paged):
+                if not rule.matches(service, cmdlet, paged, tenant):
                     continue
                 if rule.skip > 0:
                     rule.skip -= 1
@@ -339,11 +350,11 @@ class Faults:
         return delay, hit
 
     async def answer(
-        self, *, service: str, cmdlet: str | None = None, paged: bool = False
+        self, *, service: str, cmdlet: str | None = None, paged: bool = False, tenant: str | None = None
     ) -> FaultHit | None:
         """What every handler does with the armed faults: wait out any delay, then
         return the failure to answer with (or None to answer normally)."""
-        delay, hit = self.take(service=service, cmdlet=cmdlet, paged=paged)
+        delay, hit = self.take(service=service, cmdlet=cmdlet, paged=paged, tenant=tenant)
         if delay > 0:
             await asyncio.sleep(delay)
         return hit

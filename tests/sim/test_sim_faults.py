@@ -87,6 +87,19 @@ def test_fault_for_one_cmdlet(fresh_sim: SimServer, exo: ExoClient) -> None:
     assert [c.status for c in fresh_sim.set_calls] == [429, 200]
 
 
+def test_fault_for_one_tenant_leaves_the_others_alone(
+    fresh_sim: SimServer, exo: ExoClient, exchange_token: str
+) -> None:
+    other = fresh_sim.add_tenant("0e2c4a6b-8d1f-4e3a-9b5c-7d9f1a3b5c7e", "other.onmicrosoft.com")
+    other.seed(3)
+    other_exo = ExoClient(fresh_sim, other, exchange_token)
+    fresh_sim.faults.throttle(times=None, retry_after=0, tenant=exo.tenant.tenant_id.upper())
+
+    assert statuses(exo, 3) == [429, 429, 429]  # until cleared
+    assert statuses(other_exo, 2) == [200, 200]
+    assert fresh_sim.faults.fired == {"throttle": 3}
+
+
 def test_slow(fresh_sim: SimServer, exo: ExoClient) -> None:
     fresh_sim.faults.slow(0.3, times=1)
 
