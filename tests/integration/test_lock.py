@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
-from shared.store.lock import TenantLock
+from shared.store.lock import LeaseLost, TenantLock
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
@@ -59,3 +59,47 @@ async def test_hold_releases_on_error(table):
 async def test_tenants_do_not_block_each_other(table):
     lock = TenantLock(table)
     assert await lock.acquire("t1", "a", NOW) and await lock.acquire("t2", "a", NOW)
+
+
+def wall() -> datetime:
+    return datetime.now(UTC)
+
+
+async def test_a_renewed_lease_outlives_its_length_while_the_holder_works(table):
+    """The check lease: short, so a dead holder frees the tenant soon; renewed, so a
+    long scan keeps it. Without renewal the second run would take it after 0.6 s."""
+    lock = TenantLock(table, timedelta(seconds=0.6), row="check")
+    async with lock.hold_renewed("t1", "scan", wall) as got:
+        assert got
+        for _ in range(4):  # 2 s: more than three lease lengths
+            await asyncio.sleep(0.5)
+            assert not await lock.acquire("t1", "next-tick", wall())
+    assert await lock.holder("t1") is None  # released after
+    assert await lock.acquire("t1", "next-tick", wall())
+
+
+async def test_a_lease_that_changed_hands_stops_the_holder(table):
+    lock = TenantLock(table, timedelta(seconds=0.6), row="check")
+    entered = asyncio.Event()
+
+    async def scan() -> None:
+        async with lock.hold_renewed("t1", "scan", wall) as got:
+            assert got
+            entered.set()
+            await asyncio.sleep(5)
+
+    task = asyncio.create_task(scan())
+    await entered.wait()
+    # Someone took it over (say the holder stalled past its expiry): the next renewal sees it.
+    await table.upsert_entity(
+        {"PartitionKey": "t1", "RowKey": "check", "Owner": "other", "ExpiresAt": wall()}
+    )
+    with pytest.raises(LeaseLost, match="held by another run"):
+        await asyncio.wait_for(task, 2)
+    assert (await lock.holder("t1")).owner == "other"  # not ours to release
+
+
+async def test_the_remediation_and_check_leases_of_a_tenant_are_apart(table):
+    remediation, check = TenantLock(table), TenantLock(table, row="check")
+    assert await remediation.acquire("t1", "a", NOW)
+    assert await check.acquire("t1", "b", NOW)
