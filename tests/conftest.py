@@ -71,6 +71,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch, azurite: Azurite, sim: SimServer) -
         "SMTPAUTH_EXCHANGE_URL": sim.url,
         "SMTPAUTH_GRAPH_URL": sim.url,
         "SMTPAUTH_TABLE_PREFIX": "T" + uuid.uuid4().hex[:12],
+        "SMTPAUTH_CHECK_QUEUE": "q" + uuid.uuid4().hex[:12],
         "IDENTITY_ENDPOINT": sim.identity_endpoint,
         "IDENTITY_HEADER": sim.identity_header,
     }

@@ -25,8 +25,11 @@ async def run_cycle(
     *,
     deliver: bool = True,
     progress: Progress | None = None,
+    only_enabled: bool = False,
 ) -> Cycle:
-    """Check every enabled tenant (or the one asked for, enabled or not), a few at a time.
+    """Check every enabled tenant (or the one asked for, enabled or not unless
+    ``only_enabled``: the queue worker's, as the tenant may have been switched off since
+    the timer enqueued it), a few at a time.
 
     Each tenant is queued as soon as its run is recorded, not after all of them: the
     recorded run is what the next run diffs against, so a cycle stopped later (by the
@@ -43,6 +46,7 @@ async def run_cycle(
         parallel=runtime.settings.max_parallel_tenants,
         progress=progress,
         after_each=queue,
+        only_enabled=only_enabled,
     )
     delivery = await runtime.notifier.deliver(r.tenant_id for r in results) if deliver else None
     return Cycle(results, queued, delivery)

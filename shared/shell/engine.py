@@ -199,12 +199,15 @@ async def check_tenants(
     parallel: int = PARALLEL_TENANTS.default,
     progress: Progress | None = None,
     after_each: Callable[[CheckResult], Awaitable[object]] | None = None,
+    only_enabled: bool = False,
 ) -> list[CheckResult]:
-    """Check every enabled tenant (or one), a few at a time; one failing tenant
-    never stops the others. ``after_each`` runs for each tenant right after its run
-    is recorded (the notifier queues there, so a run that dies later cannot lose
-    what an earlier tenant's run recorded but had not yet told)."""
-    loads = [load for load in await services.desired.load(tenant) if tenant or load.enabled]
+    """Check every enabled tenant (or one, enabled or not unless ``only_enabled``), a
+    few at a time; one failing tenant never stops the others. ``after_each`` runs for
+    each tenant right after its run is recorded (the notifier queues there, so a run
+    that dies later cannot lose what an earlier tenant's run recorded but had not yet told)."""
+    loads = [
+        load for load in await services.desired.load(tenant) if (tenant and not only_enabled) or load.enabled
+    ]
     gate = asyncio.Semaphore(parallel)
 
     async def one(load: TenantLoad) -> CheckResult:

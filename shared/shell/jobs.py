@@ -1,4 +1,6 @@
-"""The timer jobs: what the timer triggers run, and what the demo runs too."""
+"""The jobs the triggers run: the timer's fan-out, the queue worker and its poison
+handler, the weekly digest; and the in-process loop over every tenant (the demo, the
+benchmark's baseline, a deployment of one small tenant)."""
 
 from __future__ import annotations
 
@@ -6,22 +8,20 @@ import logging
 
 from shared.core.model import CheckResult, Status
 from shared.notify.dispatch import Delivery
+from shared.shell import worker
 from shared.shell.cycle import run_cycle
+from shared.shell.fanout import FanOut, fan_out
 from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class CheckIncomplete(RuntimeError):
-    """Some tenant could not be checked. Raised after every tenant ran, so the
-    execution shows as failed in monitoring and an alert rule can fire."""
-
-
 async def scheduled_check(settings: Settings) -> list[CheckResult]:
-    """Check every enabled tenant with the managed identity; record each run; queue
-    what changed and send what is due (new notifications and earlier failures). The
-    identity and the tenants' clients stay warm for the next invocation."""
+    """The in-process loop: check every enabled tenant with the managed identity in
+    this one call; record each run; queue what changed and send what is due. The
+    identity and the tenants' clients stay warm for the next invocation. The timer
+    fans out instead (enqueue_due); this is the demo's and the benchmark's baseline."""
     async with open_runtime(settings, keep_warm=True) as runtime:
         cycle = await run_cycle(runtime)
     if cycle.delivery is not None:
@@ -31,6 +31,24 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
     failed = sum(r.status is Status.ERROR for r in results)
     log.info("checked %d tenant(s): %d with drift, %d could not be checked", len(results), drift, failed)
     return results
+
+
+async def enqueue_due(settings: Settings) -> FanOut:
+    """The timer: one message per due tenant on the check queue; overdue tenants told."""
+    async with open_runtime(settings, keep_warm=True) as runtime:
+        return await fan_out(runtime)
+
+
+async def check_queued(settings: Settings, text: str, dequeue_count: int = 1) -> worker.Work:
+    """The queue trigger: check the one tenant the message names."""
+    async with open_runtime(settings, keep_warm=True) as runtime:
+        return await worker.check_message(runtime, text, dequeue_count=dequeue_count)
+
+
+async def record_poisoned(settings: Settings, text: str, dequeue_count: int | None = None) -> worker.Work:
+    """The poison-queue trigger: a check given up on is recorded and told."""
+    async with open_runtime(settings, keep_warm=True) as runtime:
+        return await worker.record_poisoned(runtime, text, dequeue_count=dequeue_count)
 
 
 async def weekly_digest(settings: Settings) -> Delivery:
@@ -52,9 +70,3 @@ def _log_delivery(delivery: Delivery) -> None:
             len(delivery.failed),
             len(delivery.dead),
         )
-
-
-def raise_if_incomplete(results: list[CheckResult]) -> None:
-    failed = [r.tenant_id for r in results if r.status is Status.ERROR]
-    if failed:
-        raise CheckIncomplete(f"could not check tenant(s): {', '.join(failed)}")

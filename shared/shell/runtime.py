@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.data.tables.aio import TableServiceClient
+from azure.storage.queue.aio import QueueClient
 
+from shared.adapters.check_queue import POISON_SUFFIX, queue_client
 from shared.adapters.credentials import TenantCredentials, managed_identity
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender
@@ -25,7 +27,8 @@ from shared.shell.settings import Settings
 from shared.shell.warm import warm
 from shared.store import DesiredStateStore, HistoryStore, TableNames
 from shared.store.audit import AuditStore
-from shared.store.lock import TenantLock
+from shared.store.health import HealthStore
+from shared.store.lock import CHECK_LEASE, CHECK_ROW, TenantLock
 from shared.store.outbox import OutboxStore
 from shared.store.tables import ensure_tables, service_client
 
@@ -46,6 +49,12 @@ class Runtime:
     history: HistoryStore
     remediator: Remediator
     notifier: Notifier
+    # The fan-out: each tenant's check health and the timer's last run, the lease
+    # that keeps one check per tenant at a time, and the check queue (and its poison queue).
+    health: HealthStore
+    check_lease: TenantLock
+    check_queue: QueueClient
+    poison_queue: QueueClient
 
 
 @asynccontextmanager
@@ -76,6 +85,14 @@ async def open_runtime(
         if clients is None:
             clients = await stack.enter_async_context(tenant_clients(settings, credential))
         desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
+        locks = tables.get_table_client(names.locks)
+        # Clients only: no request until the timer sends or a test reads.
+        queue = await stack.enter_async_context(
+            queue_client(settings.storage, settings.check_queue, credential)
+        )
+        poison = await stack.enter_async_context(
+            queue_client(settings.storage, settings.check_queue + POISON_SUFFIX, credential)
+        )
         yield Runtime(
             settings=settings,
             clock=clock,
@@ -89,12 +106,16 @@ async def open_runtime(
             remediator=Remediator(
                 clients=clients,
                 desired=desired,
-                lock=TenantLock(tables.get_table_client(names.locks)),
+                lock=TenantLock(locks),
                 audit=AuditStore(tables.get_table_client(names.audit)),
                 clock=clock,
                 timings=verify or VerifyTimings(),
             ),
             notifier=await _notifier(stack, settings, credential, tables, names, clock, notify_config),
+            health=HealthStore(tables.get_table_client(names.health)),
+            check_lease=TenantLock(locks, CHECK_LEASE, row=CHECK_ROW),
+            check_queue=queue,
+            poison_queue=poison,
         )
 
 

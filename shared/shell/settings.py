@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from shared.core.limits import (
     CARD_MAX_KB,
+    DEFAULT_CHECK_QUEUE,
     DEFAULT_DIGEST_SCHEDULE,
     DEFAULT_EXCHANGE_URL,
     DEFAULT_GRAPH_URL,
@@ -31,6 +32,7 @@ from shared.core.validation import (
     check_endpoint_url,
     check_ncrontab,
     check_number,
+    check_queue_name,
     check_tenant_id,
     check_whole_number,
     is_address,
@@ -84,12 +86,21 @@ class Schedules:
         )
 
 
+def check_queue_setting(env: Mapping[str, str] | None = None) -> str:
+    """SMTPAUTH_CHECK_QUEUE, the fan-out queue's name. Read when the host indexes the
+    functions too (the queue triggers name it), so a bad one stops indexing there."""
+    env = os.environ if env is None else env
+    return _setting(env, "SMTPAUTH_CHECK_QUEUE", check_queue_name, DEFAULT_CHECK_QUEUE)
+
+
 @dataclass(frozen=True)
 class StorageSettings:
-    """Where the tables live: a connection string, or an identity-based endpoint."""
+    """Where the tables and queues live: a connection string, or identity-based
+    endpoints (the same ``AzureWebJobsStorage__*`` settings the host's queue trigger reads)."""
 
     connection_string: str | None = None
     table_endpoint: str | None = None
+    queue_endpoint: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StorageSettings:
@@ -106,7 +117,21 @@ class StorageSettings:
                 "No storage configured: set AzureWebJobsStorage (UseDevelopmentStorage=true "
                 "for Azurite) or AzureWebJobsStorage__accountName / __tableServiceUri"
             )
-        return cls(table_endpoint=_named("AzureWebJobsStorage__tableServiceUri", check_endpoint_url, uri))
+        table = _named("AzureWebJobsStorage__tableServiceUri", check_endpoint_url, uri)
+        queue = env.get("AzureWebJobsStorage__queueServiceUri", "").strip()
+        if not queue and account:
+            queue = f"https://{account}.queue.core.windows.net"
+        if not queue and ".table." in uri:
+            queue = uri.replace(".table.", ".queue.", 1)  # the same account's queue service
+        if not queue:
+            raise SettingsError(
+                "No queue endpoint for the check queue: set AzureWebJobsStorage__queueServiceUri "
+                "(the queue trigger reads it too) or AzureWebJobsStorage__accountName"
+            )
+        return cls(
+            table_endpoint=table,
+            queue_endpoint=_named("AzureWebJobsStorage__queueServiceUri", check_endpoint_url, queue),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,6 +152,7 @@ class Settings:
     notify_max_attempts: int = NOTIFY_MAX_ATTEMPTS.default
     digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
     card_max_kb: int = CARD_MAX_KB.default  # the Teams card's budget
+    check_queue: str = DEFAULT_CHECK_QUEUE  # the fan-out queue (its poison queue: + "-poison")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +177,7 @@ class Settings:
             notify_max_attempts=_bounded(env, "SMTPAUTH_NOTIFY_MAX_ATTEMPTS", NOTIFY_MAX_ATTEMPTS),
             digest_schedule=schedules.digest,
             card_max_kb=_bounded(env, "SMTPAUTH_CARD_MAX_KB", CARD_MAX_KB),
+            check_queue=check_queue_setting(env),
         )
 
 

@@ -21,6 +21,7 @@ class TableNames:
     audit: str
     locks: str
     outbox: str
+    health: str
 
     @classmethod
     def with_prefix(cls, prefix: str) -> TableNames:
@@ -32,6 +33,7 @@ class TableNames:
             audit=f"{prefix}Audit",
             locks=f"{prefix}Locks",
             outbox=f"{prefix}Outbox",
+            health=f"{prefix}Health",
         )
 
     def all(self) -> tuple[str, ...]:

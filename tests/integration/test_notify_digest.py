@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("app_env")
 def test_both_timers_are_registered_with_their_schedules(monkeypatch):
     monkeypatch.delenv("SMTPAUTH_DIGEST_SCHEDULE", raising=False)
     functions = load_app(monkeypatch)
-    assert sorted(functions) == ["scheduled_check", "weekly_digest"]
+    assert {"scheduled_check", "weekly_digest"} <= set(functions)
     (binding,) = json.loads(functions["weekly_digest"].get_function_json())["bindings"]
     assert (binding["type"], binding["schedule"], binding["runOnStartup"]) == (
         "timerTrigger",

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAZY = ("msgraph", "azure.identity", "azure.data.tables", "aiohttp", "opentelemetry")
+LAZY = ("msgraph", "azure.identity", "azure.data.tables", "azure.storage.queue", "aiohttp", "opentelemetry")
 
 
 def modules_after(code: str) -> set[str]:

@@ -35,7 +35,28 @@ def test_accepted_endpoints(url):
 def test_identity_based_storage_needs_no_key():
     s = Settings.from_env({"AzureWebJobsStorage__accountName": "guardstore"})
     assert s.storage.table_endpoint == "https://guardstore.table.core.windows.net"
+    assert s.storage.queue_endpoint == "https://guardstore.queue.core.windows.net"
     assert s.storage.connection_string is None
+
+
+def test_the_check_queue_endpoint_follows_the_table_endpoint_or_its_own_setting():
+    uri = {"AzureWebJobsStorage__tableServiceUri": "https://guardstore.table.core.windows.net"}
+    assert Settings.from_env(uri).storage.queue_endpoint == "https://guardstore.queue.core.windows.net"
+    own = {**uri, "AzureWebJobsStorage__queueServiceUri": "https://other.queue.core.windows.net/"}
+    assert Settings.from_env(own).storage.queue_endpoint == "https://other.queue.core.windows.net"
+    with pytest.raises(SettingsError, match="AzureWebJobsStorage__queueServiceUri"):
+        Settings.from_env({"AzureWebJobsStorage__tableServiceUri": "https://tables.example"})
+
+
+@pytest.mark.parametrize("name", ["smtpauth-checks", "abc", "a1-b2"])
+def test_check_queue_names_the_host_accepts(name):
+    assert Settings.from_env({"AzureWebJobsStorage": "x", "SMTPAUTH_CHECK_QUEUE": name}).check_queue == name
+
+
+@pytest.mark.parametrize("name", ["ab", "Checks", "a--b", "-ab", "ab-", "a_b", "x" * 57])
+def test_a_bad_check_queue_name_says_what_a_queue_name_is(name):
+    with pytest.raises(SettingsError, match=r"^SMTPAUTH_CHECK_QUEUE must be a queue name"):
+        Settings.from_env({"AzureWebJobsStorage": "x", "SMTPAUTH_CHECK_QUEUE": name})
 
 
 def test_missing_storage_says_what_to_set():

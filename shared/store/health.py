@@ -1,0 +1,169 @@
+"""How each tenant's checks are going, and the timer's own last run: one small row
+each in the health table, so the timer's fan-out and the health view read every
+tenant with one query instead of one per tenant.
+
+Rows (partition ``tenant``, row key the tenant id): ``FirstEnqueued``,
+``LastEnqueued`` (the timer), ``LastStarted``, ``LastChecked``, ``LastStatus``,
+``LastSuccess``, ``OpenFindings``, ``LastError`` (the worker), ``LastPoisoned``
+(the poison function). Partition ``timer``, row ``check``: ``LastRun``,
+``PreviousRun``, ``Enqueued``, ``Due``, ``Overdue``.
+
+Every write is a MERGE of the properties its writer owns, so the timer and the
+workers never overwrite each other's columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TransactionOperation, UpdateMode
+from azure.data.tables.aio import TableClient
+
+from shared.core.model import CheckResult, Status
+from shared.store.records import Fields
+
+TENANTS = "tenant"
+TIMER = "timer"
+TIMER_ROW = "check"
+BATCH = 100  # entity-group transaction limit (one partition)
+MAX_ERROR_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class TenantHealthRow:
+    tenant: str
+    first_enqueued: datetime | None = None
+    last_enqueued: datetime | None = None
+    last_started: datetime | None = None
+    last_checked: datetime | None = None
+    last_status: Status | None = None
+    last_success: datetime | None = None
+    open_findings: int | None = None
+    last_error: str | None = None
+    last_poisoned: datetime | None = None
+
+    @classmethod
+    def of(cls, entity: Any, table: str) -> TenantHealthRow:
+        f = Fields(entity, table)
+        status = f.optional_text("LastStatus")
+        return cls(
+            tenant=f.row,
+            first_enqueued=f.optional_moment("FirstEnqueued"),
+            last_enqueued=f.optional_moment("LastEnqueued"),
+            last_started=f.optional_moment("LastStarted"),
+            last_checked=f.optional_moment("LastChecked"),
+            last_status=f.choice("LastStatus", Status) if status else None,
+            last_success=f.optional_moment("LastSuccess"),
+            open_findings=f.optional_integer("OpenFindings"),
+            last_error=f.optional_text("LastError"),
+            last_poisoned=f.optional_moment("LastPoisoned"),
+        )
+
+
+@dataclass(frozen=True)
+class TimerRow:
+    last_run: datetime | None = None
+    previous_run: datetime | None = None
+    enqueued: int = 0
+    due: int = 0
+    overdue: int = 0
+
+    @classmethod
+    def of(cls, entity: Any, table: str) -> TimerRow:
+        f = Fields(entity, table)
+        return cls(
+            last_run=f.optional_moment("LastRun"),
+            previous_run=f.optional_moment("PreviousRun"),
+            enqueued=f.integer("Enqueued", 0),
+            due=f.integer("Due", 0),
+            overdue=f.integer("Overdue", 0),
+        )
+
+
+class HealthStore:
+    def __init__(self, table: TableClient) -> None:
+        self._table = table
+
+    @property
+    def table_name(self) -> str:
+        return self._table.table_name
+
+    async def tenants(self) -> dict[str, TenantHealthRow]:
+        """Every tenant's row, by tenant id (one query: one partition)."""
+        out: dict[str, TenantHealthRow] = {}
+        async for entity in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": TENANTS}):
+            row = TenantHealthRow.of(entity, self._table.table_name)
+            out[row.tenant] = row
+        return out
+
+    async def tenant(self, tenant: str) -> TenantHealthRow:
+        try:
+            entity = await self._table.get_entity(TENANTS, tenant)
+        except ResourceNotFoundError:
+            return TenantHealthRow(tenant)
+        return TenantHealthRow.of(entity, self._table.table_name)
+
+    async def timer(self) -> TimerRow:
+        try:
+            entity = await self._table.get_entity(TIMER, TIMER_ROW)
+        except ResourceNotFoundError:
+            return TimerRow()
+        return TimerRow.of(entity, self._table.table_name)
+
+    async def enqueued(self, rows: Iterable[TenantHealthRow], at: datetime) -> None:
+        """Mark these tenants enqueued at ``at``, 100 to a transaction."""
+        ops: list[Any] = []
+        for row in rows:
+            entity: dict[str, Any] = {"PartitionKey": TENANTS, "RowKey": row.tenant, "LastEnqueued": at}
+            if row.first_enqueued is None:
+                entity["FirstEnqueued"] = at
+            ops.append((TransactionOperation.UPSERT, entity, {"mode": "merge"}))
+        for start in range(0, len(ops), BATCH):
+            await self._table.submit_transaction(ops[start : start + BATCH])
+
+    async def started(self, tenant: str, at: datetime) -> None:
+        await self._merge(tenant, LastStarted=at)
+
+    async def checked(self, result: CheckResult, open_findings: int | None) -> None:
+        """What the check of one tenant found; a success moves LastSuccess."""
+        props: dict[str, Any] = {
+            "LastChecked": result.checked_at,
+            "LastStatus": str(result.status),
+            "LastError": (result.error or "")[:MAX_ERROR_CHARS],
+        }
+        if result.status is not Status.ERROR:
+            props["LastSuccess"] = result.checked_at
+            props["OpenFindings"] = open_findings if open_findings is not None else len(result.findings)
+        await self._merge(result.tenant_id, **props)
+
+    async def failed(self, tenant: str, error: str) -> None:
+        """An attempt that failed before it could record a result (the host retries it)."""
+        await self._merge(tenant, LastError=error[:MAX_ERROR_CHARS])
+
+    async def poisoned(self, tenant: str, at: datetime) -> None:
+        await self._merge(tenant, LastPoisoned=at)
+
+    async def timer_ran(
+        self, at: datetime, previous: TimerRow, *, due: int, enqueued: int, overdue: int
+    ) -> None:
+        await self._table.upsert_entity(
+            {
+                "PartitionKey": TIMER,
+                "RowKey": TIMER_ROW,
+                "LastRun": at,
+                "PreviousRun": previous.last_run if previous.last_run is not None else at,
+                "Due": due,
+                "Enqueued": enqueued,
+                "Overdue": overdue,
+            },
+            mode=UpdateMode.REPLACE,
+        )
+
+    async def _merge(self, tenant: str, **props: Any) -> None:
+        await self._table.upsert_entity(
+            {"PartitionKey": TENANTS, "RowKey": tenant, **props}, mode=UpdateMode.MERGE
+        )

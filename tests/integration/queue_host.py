@@ -1,0 +1,163 @@
+"""The Functions host's part of a queue trigger, played honestly for tests (the host
+cannot run here): take a message from the real Azurite queue, Base64-decode it as
+``messageEncoding: base64`` does, call the registered function's own code with an
+``azure.functions`` QueueMessage carrying the dequeue count, delete the message when
+the call returns, make it visible again after ``visibilityTimeout`` when it raises or
+times out (``functionTimeout``), and move it to ``<queue>-poison`` once it has been
+tried ``maxDequeueCount`` times. Several workers drain one queue concurrently, as
+instances would.
+
+Two things differ from Azure, on purpose: the timeouts are seconds, not minutes, and a
+timed-out call is cancelled (its ``finally`` blocks run, so its lease is released);
+a killed process would leave the lease to expire on its own (CHECK_LEASE), which
+is why host.json's visibilityTimeout is at least that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import importlib
+import json
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Self
+
+from azure.core.exceptions import ResourceExistsError
+from azure.functions.queue import QueueMessage
+from azure.storage.queue.aio import QueueClient
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+
+
+def load_functions() -> dict[str, Any]:
+    """The app as the host indexes it, each function's own code by name."""
+    sys.modules.pop("function_app", None)
+    module = importlib.import_module("function_app")
+    return {f.get_function_name(): f.get_user_function() for f in module.app.get_functions()}
+
+
+def raw_queue(connection_string: str, name: str) -> QueueClient:
+    """A client that sees the bytes on the queue: no encode or decode policy."""
+    return QueueClient.from_connection_string(connection_string, name)
+
+
+@dataclass
+class HostLog:
+    calls: Counter[str] = field(default_factory=Counter)  # function name -> invocations
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (body, why)
+    poisoned: list[str] = field(default_factory=list)  # bodies moved to <queue>-poison
+    bodies: list[str] = field(default_factory=list)  # every decoded body handed over
+
+
+class QueueHost:
+    def __init__(
+        self,
+        connection_string: str,
+        queue: str,
+        function: Any,
+        *,
+        name: str,
+        timeout_s: float = 5.0,
+        visibility_s: int = 0,
+        max_dequeue: int = HOST["maxDequeueCount"],
+        poison: bool = True,
+        log: HostLog | None = None,
+    ) -> None:
+        self.queue = raw_queue(connection_string, queue)
+        self.poison = raw_queue(connection_string, queue + "-poison") if poison else None
+        self.function = function
+        self.name = name
+        self.timeout_s = timeout_s
+        self.visibility_s = visibility_s
+        self.max_dequeue = max_dequeue
+        self.log = log or HostLog()
+        self._busy = 0
+
+    async def __aenter__(self) -> Self:
+        for queue in (self.queue, self.poison):
+            if queue is not None:
+                with contextlib.suppress(ResourceExistsError):
+                    await queue.create_queue()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.queue.close()
+        if self.poison is not None:
+            await self.poison.close()
+
+    async def _one(self, message: Any) -> None:
+        body = base64.b64decode(message.content, validate=True)  # what the trigger decodes
+        text = body.decode()
+        self.log.bodies.append(text)
+        msg = QueueMessage(id=message.id, body=body, dequeue_count=message.dequeue_count)
+        self.log.calls[self.name] += 1
+        try:
+            await asyncio.wait_for(self.function(msg), self.timeout_s)
+        except (Exception, TimeoutError) as exc:
+            self.log.failures.append((text, f"{type(exc).__name__}: {exc}"))
+            if message.dequeue_count >= self.max_dequeue and self.poison is not None:
+                await self.poison.send_message(message.content)  # the same Base64 text
+                await self.queue.delete_message(message)
+                self.log.poisoned.append(text)
+            else:
+                await self.queue.update_message(message, visibility_timeout=self.visibility_s)
+            return
+        await self.queue.delete_message(message)
+
+    async def _worker(self) -> None:
+        idle = 0
+        while True:
+            # The host's own hold on a message it is running: longer than the call may take.
+            batch = [m async for m in self.queue.receive_messages(
+                messages_per_page=1, max_messages=1, visibility_timeout=int(self.timeout_s) + 30
+            )]  # fmt: skip
+            if batch:
+                idle = 0
+                self._busy += 1
+                try:
+                    await self._one(batch[0])
+                finally:
+                    self._busy -= 1
+                continue
+            props = await self.queue.get_queue_properties()
+            if props.approximate_message_count == 0 and self._busy == 0:
+                idle += 1
+                if idle >= 3:  # empty, nothing in flight, nothing waiting to come back
+                    return
+            await asyncio.sleep(0.05)
+
+    async def drain(self, workers: int = 1) -> HostLog:
+        await asyncio.gather(*(self._worker() for _ in range(workers)))
+        return self.log
+
+
+async def drain_all(
+    connection_string: str,
+    queue: str,
+    functions: dict[str, Any],
+    *,
+    workers: int = 4,
+    timeout_s: float = 5.0,
+) -> HostLog:
+    """The check queue with ``workers`` instances, then its poison queue, as the host would."""
+    log = HostLog()
+    async with QueueHost(
+        connection_string, queue, functions["check_tenant"], name="check_tenant", timeout_s=timeout_s, log=log
+    ) as host:
+        await host.drain(workers)
+    async with QueueHost(
+        connection_string,
+        queue + "-poison",
+        functions["check_given_up"],
+        name="check_given_up",
+        timeout_s=timeout_s,
+        poison=False,
+        log=log,
+    ) as host:
+        await host.drain(1)
+    return log
