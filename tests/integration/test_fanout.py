@@ -242,3 +242,18 @@ async def test_the_host_plays_its_part_on_the_bytes(sim, app_env):
     ) as host:
         with pytest.raises(ValueError):
             await host.drain(1)
+
+
+async def test_a_tenant_whose_messages_never_arrive_is_told_overdue_once(sim, app_env):
+    tenants = new_tenants(sim, 1)
+    (tenant_id,) = tenants
+    clock = start_clock()
+    async with services(clock) as svc:
+        await svc.desired.put_tenant(notified_policy(tenant_id, tenants[tenant_id]))
+        for _ in range(5):  # ticks; no worker ever takes the messages
+            await fan_out(svc)
+            clock.advance(minutes=15)
+        runs = await svc.history.runs(tenant_id)
+    assert [r.status for r in runs] == [Status.ERROR, Status.ERROR]  # ticks 4 and 5: overdue
+    assert "overdue: not checked successfully for 45 minutes" in runs[0].error
+    assert len(posts_for(sim, tenants[tenant_id])) == 1
