@@ -1,7 +1,7 @@
 """Fan-out decisions: which tenants are due, what a check message says, when a
 tenant is overdue. Pure: no I/O, no clock (now is passed in).
 
-The timer decides and enqueues (shared/shell/fanout.py); the platform runs the
+The timer decides and enqueues (shared/shell/tick.py); the platform runs the
 queue-triggered worker on as many instances as the queue needs. Nothing here
 schedules work beyond "is this tenant due at this tick".
 """

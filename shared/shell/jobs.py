@@ -10,9 +10,9 @@ from shared.core.model import CheckResult, Status
 from shared.notify.dispatch import Delivery
 from shared.shell import worker
 from shared.shell.cycle import run_cycle
-from shared.shell.fanout import FanOut, fan_out
 from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
+from shared.shell.tick import FanOut, fan_out
 
 log = logging.getLogger(__name__)
 

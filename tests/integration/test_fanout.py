@@ -18,7 +18,7 @@ from azure.functions.timer import TimerRequest
 
 from shared.core.fanout import CheckMessage
 from shared.core.model import Status, TenantPolicy
-from shared.shell.fanout import fan_out
+from shared.shell.tick import fan_out
 from shared.shell.worker import Outcome, check_message
 
 from .helpers import services
