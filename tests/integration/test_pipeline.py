@@ -34,8 +34,9 @@ async def test_exchange_and_teams_send_the_same_user_agent(sim, tenant_id):
         await exchange.org_smtp_auth_disabled()
     async with TeamsSender() as teams:
         await teams.send(url, json.dumps(CARD).encode(), setting="T")
-    (invoke,) = [r for r in sim.requests if r.path.endswith("/InvokeCommand")]
-    (post,) = [r for r in sim.requests if r.path.startswith("/workflows/")]
+    # Only this test's own requests: an earlier test's cancelled run may still reach the sim.
+    (invoke,) = [r for r in sim.requests if r.path.endswith(f"/{tenant_id}/InvokeCommand")]
+    (post,) = [r for r in sim.requests if r.path.startswith("/workflows/") and r.path in url]
     assert invoke.headers["user-agent"] == post.headers["user-agent"] == USER_AGENT
 
 
