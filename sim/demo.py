@@ -6,7 +6,8 @@ timer function runs) three times (drift, unchanged, fixed by hand), prints the r
 and what each run sent to Teams and by email (the cards and mails as the simulator
 received them are written to out/demo/); then switches the tenant to remediate mode
 for one remediation cycle (plan, fix, one change held because a printer used SMTP
-AUTH yesterday, audit), and stops what it started.
+AUTH yesterday, audit; what it fixed is reported as fixed, not open), the weekly
+digest, and stops what it started.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from shared.core.commands import CLI
 from shared.core.model import MailboxException
 from shared.shell import report
 from shared.shell.cli import main as cli
-from shared.shell.jobs import scheduled_check
+from shared.shell.jobs import scheduled_check, weekly_digest
 from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
 from shared.store.rows import exception_row_key
@@ -142,10 +143,15 @@ def remediation_cycle(server: SimServer, sent: Sent) -> None:
 
     say(f"  {printer.address} keeps SMTP AUTH: {tenant.mailbox(printer.guid).smtp_auth_disabled is False}\n")
     run_cli("audit", "--tenant", TENANT, "--limit", "8")
-    say("Next run: the fixed mailboxes are resolved; the held printer stays open until someone decides.\n")
+    say("Next run: the fixed mailboxes were told as fixed, once (never open, never 'resolved' later);")
+    say("the held printer stays open until someone decides.\n")
     fifth = asyncio.run(scheduled_check(Settings.from_env()))
     say("  " + report.text(fifth).splitlines()[-1].strip())
     sent.show("5-after-remediation")
+    say()
+    say("The weekly digest (the Monday timer's job): its open drift is the held printer alone.\n")
+    asyncio.run(weekly_digest(Settings.from_env()))
+    sent.show("6-digest")
     say()
 
 

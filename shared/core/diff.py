@@ -22,9 +22,14 @@ def fingerprint(finding: Finding) -> str:
     )
 
 
-def diff(previous: Mapping[str, Finding], current: Iterable[Finding]) -> HistoryDiff:
+def diff(
+    previous: Mapping[str, Finding], current: Iterable[Finding], fixed: Iterable[Finding] = ()
+) -> HistoryDiff:
+    """``current``: what is open now; ``fixed``: what this run's remediation fixed, which
+    is neither opened nor resolved (it is told once, as fixed)."""
+    done = tuple(fixed)
     opened, changed, unchanged = [], [], []
-    seen: set[str] = set()
+    seen: set[str] = {f.key for f in done}
     for finding in current:
         seen.add(finding.key)
         before = previous.get(finding.key)
@@ -35,4 +40,4 @@ def diff(previous: Mapping[str, Finding], current: Iterable[Finding]) -> History
         else:
             unchanged.append(finding)
     resolved = sorted((f for key, f in previous.items() if key not in seen), key=lambda f: f.sort_key)
-    return HistoryDiff(tuple(opened), tuple(changed), tuple(resolved), tuple(unchanged))
+    return HistoryDiff(tuple(opened), tuple(changed), tuple(resolved), tuple(unchanged), done)

@@ -81,6 +81,15 @@ class EvidencePolicy(StrEnum):
 
 
 @dataclass(frozen=True)
+class Recipients:
+    """Where a tenant's messages go, as its row names them: addresses, and the NAME of
+    the app setting that holds its Teams webhook URL (the same fields as TenantPolicy)."""
+
+    notify_email: tuple[str, ...] = ()
+    notify_teams_setting: str | None = None
+
+
+@dataclass(frozen=True)
 class TenantPolicy:
     """Desired state for one monitored tenant."""
 
@@ -109,11 +118,18 @@ class TenantLoad:
     ``policy`` is set when the tenant row parsed; any error (in it or in an exception
     row) makes the tenant "could not check": checking against half a policy would
     raise false alarms, and remediating on it could break an approved mailbox.
+
+    What did parse is kept beside it, for people, never for a check: ``recipients``,
+    the tenant row's notification fields that validated (so a broken row still
+    reaches the people it names), and ``exceptions``, every exception row that
+    validated (``exception list`` shows them with the errors).
     """
 
     tenant_id: str
     policy: TenantPolicy | None
     errors: tuple[str, ...] = field(default=())
+    recipients: Recipients | None = None  # None: no tenant row, or none of its targets parse
+    exceptions: tuple[MailboxException, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -177,6 +193,7 @@ class ChangeKind(StrEnum):
     OPENED = "opened"
     CHANGED = "changed"
     RESOLVED = "resolved"
+    FIXED = "fixed"  # fixed and read back by this run's own remediation
 
 
 @dataclass(frozen=True)
@@ -187,12 +204,16 @@ class FindingChange:
 
 @dataclass(frozen=True)
 class HistoryDiff:
-    """How this run's findings differ from the last run's."""
+    """How this run's findings differ from the last run's.
+
+    ``fixed``: what this run's remediation fixed (open before or found by this run);
+    never also opened or resolved, so it is told once, as fixed."""
 
     opened: tuple[Finding, ...] = ()
     changed: tuple[Finding, ...] = ()
     resolved: tuple[Finding, ...] = ()
     unchanged: tuple[Finding, ...] = ()
+    fixed: tuple[Finding, ...] = ()
 
     @property
     def changes(self) -> tuple[FindingChange, ...]:
@@ -200,6 +221,7 @@ class HistoryDiff:
             tuple(FindingChange(ChangeKind.OPENED, f) for f in self.opened)
             + tuple(FindingChange(ChangeKind.CHANGED, f) for f in self.changed)
             + tuple(FindingChange(ChangeKind.RESOLVED, f) for f in self.resolved)
+            + tuple(FindingChange(ChangeKind.FIXED, f) for f in self.fixed)
         )
 
 
@@ -275,7 +297,11 @@ class RemediationOutcome:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of checking one tenant once."""
+    """The outcome of checking one tenant once.
+
+    After remediation, ``findings`` is what is still open (the status follows it) and
+    ``fixed`` what this run fixed and read back; ``org_actual`` is the org switch as
+    it is now, after any fix of it."""
 
     tenant_id: str
     checked_at: datetime
@@ -285,6 +311,7 @@ class CheckResult:
     mailboxes_scanned: int = 0
     findings: tuple[Finding, ...] = ()
     error: str | None = None
+    fixed: tuple[Finding, ...] = ()
     diff: HistoryDiff | None = field(default=None, compare=False)
     # Filled in by the engine: the policy checked against (None when it could not
     # be read) and the status of the tenant's previous recorded run (None: first run).
@@ -293,6 +320,8 @@ class CheckResult:
     previous_run: str | None = field(default=None, compare=False)  # row key of that run
     # Remediation tried in this run (None: report mode, or nothing to do).
     remediation: RemediationOutcome | None = field(default=None, compare=False)
+    # Who the tenant's broken row names, when it could not be read as a policy.
+    recipients: Recipients | None = field(default=None, compare=False, repr=False)
 
     @property
     def compliant(self) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from shared.core import commands
 from shared.core.model import (
+    Action,
     ActionKind,
     ActionResult,
     ActionStatus,
@@ -75,7 +76,7 @@ def facts(result: CheckResult) -> tuple[tuple[str, str], ...]:
             ("Organization SMTP AUTH", f"{smtp(result.org_actual)} (policy: {smtp(result.org_desired)})")
         )
         rows.append(("Mailboxes scanned", f"{result.mailboxes_scanned:,}"))
-        rows.append(("Open findings", f"{sum(f.kind.is_compliance_failure for f in result.findings):,}"))
+        rows.append(("Open findings", f"{len(open_failures(result)):,}"))
     if result.policy is not None:
         rows.append(("Mode", str(result.policy.mode)))
     return tuple((k, clean(v)) for k, v in rows)
@@ -110,7 +111,12 @@ def compose(result: CheckResult, events: Sequence[Event], *, remind_every: timed
     for heading, items, section_tone, is_resolved in (
         ("New drift", opened, Tone.ATTENTION, False),
         ("Changed", changed, Tone.ATTENTION, False),
-        ("Still open", [e for e in reminded if e.finding], Tone.ATTENTION, False),
+        (
+            "Still open",
+            [e for e in reminded if e.finding] or _unlisted(result, events),
+            Tone.ATTENTION,
+            False,
+        ),
         ("Resolved", resolved, Tone.GOOD, True),
     ):
         if items:
@@ -158,6 +164,45 @@ def compose(result: CheckResult, events: Sequence[Event], *, remind_every: timed
     )
 
 
+def open_failures(result: CheckResult) -> list[Finding]:
+    """What the "Open findings" fact and the summary's "N open" count."""
+    return [f for f in result.findings if f.kind.is_compliance_failure]
+
+
+def _unlisted(result: CheckResult, events: Sequence[Event]) -> list[Event]:
+    """Open findings no other section names (e.g. beside a partial resolution): a
+    message that counts them names them too. Without a "since": knowing when each
+    began would cost a table read on every run that finds nothing new."""
+    listed = {
+        e.finding.key for e in events if e.finding is not None and e.kind is not EventKind.DRIFT_RESOLVED
+    }
+    # A held or failed action names its finding's target, with why it is still open.
+    listed |= {
+        _action_key(e.action.action)
+        for e in events
+        if e.action is not None and e.action.status is not ActionStatus.APPLIED
+    }
+    return [
+        Event(EventKind.REMINDER, f)
+        for f in open_failures(result)
+        if f.key not in listed and _finding_target(f) not in listed
+    ]
+
+
+def _action_key(action: Action) -> str:
+    return (
+        "org"
+        if action.kind is ActionKind.SET_ORG
+        else f"mailbox:{(action.mailbox_guid or action.target).lower()}"
+    )
+
+
+def _finding_target(finding: Finding) -> str:
+    if finding.kind is FindingKind.ORG_SETTING_DRIFT:
+        return "org"
+    return f"mailbox:{(finding.mailbox_guid or finding.target).lower()}"
+
+
 def _headline(result: CheckResult, kinds: dict[EventKind, list[Event]], name: str) -> tuple[str, Tone]:
     if EventKind.COULD_NOT_CHECK in kinds:
         return f"Could not check SMTP AUTH in {name}", Tone.WARNING
@@ -200,7 +245,7 @@ def _summary(result: CheckResult, kinds: dict[EventKind, list[Event]]) -> str:
     ):
         if n:
             parts.append(f"{n:,} {label}")
-    open_now = sum(f.kind.is_compliance_failure for f in result.findings)
+    open_now = len(open_failures(result))
     if open_now and (EventKind.REMINDER in kinds or open_now > fresh):
         parts.append(f"{open_now:,} open")
     for label, kind in (
@@ -226,15 +271,15 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
             "Check the identity's permissions (docs/permissions.md) and the tenant's desired-state "
             f"rows; the whole error: {commands.check(tenant)}"
         )
-    # One exact fix per kind of open finding, as the check's own message gives it.
+    # One exact fix per kind of open finding, as the check's own message gives it: the
+    # events' first, then whatever else is still open (the message counts those too).
     seen: set[FindingKind] = set()
-    for event in events:
-        finding = event.finding
-        if finding is None or event.kind is EventKind.DRIFT_RESOLVED or finding.kind in seen:
+    told = [e.finding for e in events if e.finding is not None and e.kind is not EventKind.DRIFT_RESOLVED]
+    for finding in (*told, *open_failures(result)):
+        if finding.kind in seen or not finding.kind.is_compliance_failure:
             continue
-        if finding.kind.is_compliance_failure:
-            seen.add(finding.kind)
-            out.append(clean(finding.message, MAX_NOTE))
+        seen.add(finding.kind)
+        out.append(clean(finding.message, MAX_NOTE))
     if seen:
         out.append(
             "A mailbox that must keep SMTP AUTH (a scanner, an app) needs an approved exception: "

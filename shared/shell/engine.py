@@ -15,6 +15,7 @@ from datetime import datetime
 from azure.core.exceptions import AzureError
 
 from shared.adapters.exchange_errors import ExchangePermissionError, ExchangeTokenError
+from shared.core.fixed import after_remediation
 from shared.core.grant_delay import http_status, with_grant_delay
 from shared.core.limits import PARALLEL_TENANTS
 from shared.core.model import (
@@ -23,6 +24,7 @@ from shared.core.model import (
     MailboxSetting,
     Mode,
     Observation,
+    Recipients,
     RemediationOutcome,
     Status,
     TenantLoad,
@@ -64,7 +66,13 @@ async def observe(
     return Observation(tenant, org, scanned, tuple(kept))
 
 
-def _error_result(tenant_id: str, now: datetime, message: str, policy: TenantPolicy | None) -> CheckResult:
+def _error_result(
+    tenant_id: str,
+    now: datetime,
+    message: str,
+    policy: TenantPolicy | None,
+    recipients: Recipients | None = None,
+) -> CheckResult:
     return CheckResult(
         tenant_id=tenant_id,
         checked_at=now,
@@ -72,12 +80,18 @@ def _error_result(tenant_id: str, now: datetime, message: str, policy: TenantPol
         org_desired=policy.desired_org_disabled if policy else None,
         error=message,
         policy=policy,
+        recipients=recipients,
     )
 
 
 def _malformed(load: TenantLoad, now: datetime) -> CheckResult:
+    # The recipients that parsed go with it: the people a broken row names hear of it.
     return _error_result(
-        load.tenant_id, now, "desired state is malformed: " + "; ".join(load.errors), load.policy
+        load.tenant_id,
+        now,
+        "desired state is malformed: " + "; ".join(load.errors),
+        load.policy,
+        load.recipients,
     )
 
 
@@ -88,14 +102,18 @@ def _checked(
     now: datetime,
     remediation: RemediationOutcome | None,
 ) -> CheckResult:
+    # What the run fixed and read back is reported as fixed: the status, the history
+    # and every message follow what is still open.
+    after = after_remediation(findings, remediation, observed.org_smtp_auth_disabled)
     return CheckResult(
         tenant_id=policy.tenant_id,
         checked_at=now,
-        status=status_of(findings),
+        status=status_of(after.open),
         org_desired=policy.desired_org_disabled,
-        org_actual=observed.org_smtp_auth_disabled,
+        org_actual=after.org_actual,
         mailboxes_scanned=observed.mailboxes_scanned,
-        findings=findings,
+        findings=after.open,
+        fixed=after.fixed,
         policy=policy,
         remediation=remediation,
     )
@@ -218,7 +236,11 @@ async def check_tenants(
                 log.exception("tenant %s: check failed", load.tenant_id)
                 # The result keeps the policy, so the failure can still be told to its people.
                 failed = _error_result(
-                    load.tenant_id, services.clock(), f"{type(exc).__name__}: {exc}", load.policy
+                    load.tenant_id,
+                    services.clock(),
+                    f"{type(exc).__name__}: {exc}",
+                    load.policy,
+                    load.recipients,
                 )
                 result = replace(failed, previous_status=await _record_failure(services, failed))
             if after_each is not None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.core import commands
-from shared.core.model import ActionKind, ActionStatus, CheckResult, RemediationOutcome, Status
+from shared.core.model import ActionKind, ActionStatus, CheckResult, Finding, RemediationOutcome, Status
 from shared.store.records import AuditRecord, FindingEvent, RunRecord, setting_text
 
 JSON_VERSION = 1
@@ -20,6 +20,20 @@ def smtp_auth(disabled: bool | None) -> str:
     return "off" if disabled else "ON"
 
 
+def finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "kind": str(f.kind),
+        # From the rule catalogue; added in version 1 (new keys do not break readers).
+        "severity": str(f.kind.rule.severity),
+        "controls": list(f.kind.rule.controls),
+        "mailbox": f.target,
+        "mailbox_guid": f.mailbox_guid,
+        "actual": f.actual,
+        "desired": f.desired,
+        "message": f.message,
+    }
+
+
 def result_json(result: CheckResult) -> dict[str, Any]:
     diff = result.diff
     return {
@@ -30,20 +44,10 @@ def result_json(result: CheckResult) -> dict[str, Any]:
         # Values of SmtpClientAuthenticationDisabled: true = SMTP AUTH off.
         "org": {"actual": result.org_actual, "desired": result.org_desired},
         "mailboxes_scanned": result.mailboxes_scanned,
-        "findings": [
-            {
-                "kind": str(f.kind),
-                # From the rule catalogue; added in version 1 (new keys do not break readers).
-                "severity": str(f.kind.rule.severity),
-                "controls": list(f.kind.rule.controls),
-                "mailbox": f.target,
-                "mailbox_guid": f.mailbox_guid,
-                "actual": f.actual,
-                "desired": f.desired,
-                "message": f.message,
-            }
-            for f in result.findings
-        ],
+        # Still open after this run's remediation; what it fixed and read back is in
+        # "fixed" (added in version 1), as it was found ("actual" before the fix).
+        "findings": [finding_json(f) for f in result.findings],
+        "fixed": [finding_json(f) for f in result.fixed],
         "changes": None
         if diff is None
         else {
@@ -51,6 +55,7 @@ def result_json(result: CheckResult) -> dict[str, Any]:
             "changed": len(diff.changed),
             "resolved": len(diff.resolved),
             "unchanged": len(diff.unchanged),
+            "fixed": len(diff.fixed),
         },
         "error": result.error,
         "remediation": remediation_json(result.remediation),
@@ -110,13 +115,26 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
                 if f.kind not in seen_kinds:
                     seen_kinds.add(f.kind)
                     lines.append(f"  - {f.message}")
+        if r.fixed:
+            lines.append("")
+            lines.append(f"  Fixed by remediation in this run and read back ({len(r.fixed):,}):")
+            # What it was; what it is now is the action's TO under "Remediation".
+            fixed_rows: list[tuple[str, ...]] = [("KIND", "SEVERITY", "MAILBOX", "SMTP AUTH WAS")]
+            fixed_rows += [
+                (str(f.kind), str(f.kind.rule.severity), f.target, smtp_auth(f.actual))
+                for f in r.fixed[:limit]
+            ]
+            lines += table(fixed_rows)
+            if len(r.fixed) > limit:
+                lines.append(f"  ... and {len(r.fixed) - limit:,} more (use --json for all)")
         if r.remediation is not None:
             lines += remediation_text(r.remediation)
         if r.diff is not None:
             d = r.diff
+            fixed = f", {len(d.fixed)} fixed by remediation" if d.fixed else ""
             lines.append(
                 f"  Since the last run: {len(d.opened)} new, {len(d.changed)} changed, "
-                f"{len(d.resolved)} resolved, {len(d.unchanged)} unchanged"
+                f"{len(d.resolved)} resolved, {len(d.unchanged)} unchanged{fixed}"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -215,7 +233,9 @@ def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> s
     if not runs:
         lines = ["no runs recorded"]
     else:
-        rows: list[tuple[str, ...]] = [("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")]
+        rows: list[tuple[str, ...]] = [
+            ("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED", "FIXED")
+        ]
         rows += [
             (
                 r.checked_at.strftime(_TIME),
@@ -224,6 +244,8 @@ def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> s
                 str(r.finding_count),
                 _count(r.opened),
                 _count(r.resolved),
+                # Runs recorded before fixes were counted fixed nothing separately.
+                _count(r.fixed if r.fixed is not None or r.opened is None else 0),
             )
             for r in runs
         ]

@@ -147,7 +147,7 @@ class OpenFinding:
 
 @dataclass(frozen=True)
 class FindingEvent:
-    """One finding that opened, changed or resolved in a run (the events table)."""
+    """One finding that opened, changed, resolved or was fixed in a run (the events table)."""
 
     tenant: str
     row_key: str
@@ -192,6 +192,7 @@ class RunRecord:
     changed: int | None = None
     resolved: int | None = None
     unchanged: int | None = None
+    fixed: int | None = None  # by the run's own remediation (None also for runs before it was counted)
     org_actual: bool | None = None
     org_desired: bool | None = None
     error: str | None = None
@@ -216,6 +217,7 @@ class RunRecord:
             changed=fields.optional_integer("Changed"),
             resolved=fields.optional_integer("Resolved"),
             unchanged=fields.optional_integer("Unchanged"),
+            fixed=fields.optional_integer("Fixed"),
             org_actual=fields.optional_boolean("OrgActual"),
             org_desired=fields.optional_boolean("OrgDesired"),
             error=fields.optional_text("Error"),

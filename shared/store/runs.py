@@ -104,6 +104,7 @@ def run_entity(result: CheckResult, change: HistoryDiff | None) -> dict[str, Any
             Changed=len(change.changed),
             Resolved=len(change.resolved),
             Unchanged=len(change.unchanged),
+            Fixed=len(change.fixed),
             Changes=_capped_json(
                 [{"change": str(c.change), **_finding_json(c.finding)} for c in change.changes]
             ),
@@ -138,13 +139,14 @@ class HistoryStore:
     async def record(self, result: CheckResult) -> Recorded:
         """Store one run; return its diff with the last successful run, and the status
         and row key of the previous run. A run that could not check leaves the open
-        findings alone (diff None): not knowing is not the same as resolved."""
+        findings alone (diff None): not knowing is not the same as resolved. What the
+        run's remediation fixed is not kept open (nor told as resolved next run)."""
         tenant = result.tenant_id
         last = await self.runs(tenant, 1)
         change: HistoryDiff | None = None
         if result.status is not Status.ERROR:
             previous = await self.open_findings(tenant)
-            change = diff({k: v.finding for k, v in previous.items()}, result.findings)
+            change = diff({k: v.finding for k, v in previous.items()}, result.findings, result.fixed)
             await self._apply(tenant, change, previous, result.checked_at)
         await self._runs.create_entity(run_entity(result, change))
         if not last:
@@ -168,7 +170,9 @@ class HistoryStore:
                     {"mode": "replace"},
                 )
             )
-        for finding in change.resolved:
+        # A fixed finding has a row only if it was open before this run.
+        gone = [*change.resolved, *(f for f in change.fixed if f.key in previous)]
+        for finding in gone:
             ops.append(
                 (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": row_key_for(finding.key)})
             )

@@ -56,8 +56,10 @@ def result(
     error: str | None = None,
     remediation: RemediationOutcome | None = None,
     policy: TenantPolicy | None = POLICY,
+    fixed: Sequence[Finding] = (),
 ) -> CheckResult:
-    """A run whose findings are ``current`` after a run that found ``before``."""
+    """A run whose findings are ``current`` (still open after ``fixed`` was fixed by
+    its remediation) after a run that found ``before``."""
     if error is not None:
         return CheckResult(
             TENANT, at, Status.ERROR, error=error, policy=policy, previous_status=previous, remediation=None
@@ -70,7 +72,8 @@ def result(
         org_actual=not any(f.kind is FindingKind.ORG_SETTING_DRIFT for f in current),
         mailboxes_scanned=1000,
         findings=tuple(current),
-        diff=diff({f.key: f for f in before}, current),
+        fixed=tuple(fixed),
+        diff=diff({f.key: f for f in before}, current, fixed),
         policy=policy,
         previous_status=previous,
         remediation=remediation,

@@ -99,7 +99,9 @@ def test_remediation_outcomes_render_with_reason_and_evidence():
         action(b, ActionStatus.FAILED, "the change was refused: access denied"),
         note="Sign-in evidence read for 30 days.",
     )
-    message = message_for(result((org, a, b), before=(org, a, b), previous=Status.DRIFT, remediation=rem))
+    message = message_for(
+        result((a, b), fixed=(org,), before=(org, a, b), previous=Status.DRIFT, remediation=rem)
+    )
     assert message.title == f"SMTP AUTH remediation failed in {DOMAIN}"
     headings = [s.heading for s in message.sections]
     assert headings == ["Fixed by remediation (1)", "Remediation held (1)", "Remediation failed (1)"]
