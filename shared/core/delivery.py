@@ -42,6 +42,9 @@ class Target:
 
     channel: Channel
     address: str
+    # An operator's copy (SMTPAUTH_OPS_*), kept apart from the tenant's own: the two
+    # may use the same channel in one notification.
+    ops: bool = False
 
 
 class DeliveryError(Exception):

@@ -76,6 +76,19 @@ def check_domain(value: str) -> str:
     return text.lower()
 
 
+def check_addresses(value: str) -> tuple[str, ...]:
+    """One or more email addresses separated by ';' (or ','), as a tenant row's
+    NotifyEmail takes them."""
+    parts = tuple(part.strip() for part in re.split(r"[;,]", value) if part.strip())
+    bad = [part for part in parts if not is_address(part)]
+    if bad or not parts:
+        raise ValidationError(
+            f"must be email addresses separated by ';', got {value!r}"
+            + (f" ({bad[0]!r} is not an address)" if bad else "")
+        )
+    return parts
+
+
 def check_webhook_setting(value: str) -> str:
     """The name of the app setting holding a webhook URL: never the URL, a secret."""
     text = value.strip()

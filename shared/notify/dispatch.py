@@ -16,7 +16,7 @@ from typing import Protocol
 
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender, redact, webhook_url
-from shared.core.delivery import Channel, DeliveryError, Stream
+from shared.core.delivery import Channel, DeliveryError, Stream, Target
 from shared.core.limits import CARD_MAX_KB, NOTIFY_MAX_ATTEMPTS, REMINDER_HOURS
 from shared.core.model import CheckResult, Status, TenantLoad
 from shared.notify import card, mail_html
@@ -25,7 +25,14 @@ from shared.notify.digest import TenantDigest, compose_digest
 from shared.notify.digest import identity as digest_identity
 from shared.notify.events import Memory, derive, failing_since, needs_first_seen, next_memory, reminder_due
 from shared.notify.message import Message, fit
-from shared.notify.outbox_rules import next_attempt, notification_key, targets
+from shared.notify.outbox_rules import (
+    next_attempt,
+    notification_key,
+    ops_targets,
+    targets,
+    tells_ops,
+    with_ops,
+)
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
 from shared.store.runs import HistoryReader
@@ -62,6 +69,8 @@ class NotifyConfig:
     # Where webhook app settings are looked up (the process environment in Azure,
     # where the host has already resolved Key Vault references).
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    # The operators' copies of every tenant's could-not-check messages (tells_ops).
+    ops: tuple[Target, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: NotifySettings, env: Mapping[str, str] | None = None) -> NotifyConfig:
@@ -72,6 +81,7 @@ class NotifyConfig:
             max_attempts=settings.notify_max_attempts,
             card_limit_bytes=settings.card_max_kb * 1024,
             env=os.environ if env is None else env,
+            ops=ops_targets(settings.ops_email, settings.ops_teams_setting),
         )
 
 
@@ -116,10 +126,11 @@ class Notifier:
 
     async def _queue_result(self, result: CheckResult, history: HistoryReader) -> int:
         tenant = result.tenant_id
-        to = targets(result.policy)
-        if not to:
-            if result.policy is None and result.status is Status.ERROR:
-                log.warning("tenant %s could not be checked; no readable tenant row names recipients", tenant)
+        # A broken row's own recipients, as far as they parse, hear of it too.
+        own = targets(result.policy or result.recipients)
+        if not own and result.policy is None and result.status is Status.ERROR:
+            log.warning("tenant %s could not be checked; no readable tenant row names recipients", tenant)
+        if not own and not self.config.ops:
             return 0
         head = await self.outbox.head(tenant, Stream.EVENTS)
         memory = Memory(head.last_at, head.told)
@@ -132,7 +143,10 @@ class Notifier:
             error_since = failing_since(await history.runs(tenant, 100))
         events = derive(result, memory, first_seen=first_seen, remind_every=every, error_since=error_since)
         told = next_memory(result, memory)
-        if not events:
+        # Operators' copies go in the same notification (one key, one transaction), so
+        # they are queued once exactly as the tenant's are.
+        to = with_ops(own, self.config.ops) if tells_ops(events) else own
+        if not events or not to:
             await self.outbox.remember(tenant, head, told)
             return 0
         message = compose(result, events, remind_every=every)
@@ -156,7 +170,8 @@ class Notifier:
             head=head,
         )
         if created:
-            log.info("tenant %s: queued %r for %s", tenant, message.title, ", ".join(t.channel for t in to))
+            where = ", ".join(f"{t.channel} (ops)" if t.ops else str(t.channel) for t in to)
+            log.info("tenant %s: queued %r for %s", tenant, message.title, where)
         return int(created)
 
     async def queue_digests(self, loads: Sequence[TenantLoad], history: HistoryReader) -> int:

@@ -11,11 +11,13 @@ which it is dead and reported in the next message that gets through.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from shared.core.delivery import Channel, Stream, Target
-from shared.core.model import TenantPolicy
+from shared.core.model import Recipients, TenantPolicy
+from shared.notify.events import Event, EventKind
 
 # After the n-th failed attempt wait FIRST * 2**(n-1), at most MAX (and never less
 # than the service's Retry-After). With runs every 15 minutes and 8 attempts, a send
@@ -24,7 +26,9 @@ BACKOFF_FIRST = timedelta(minutes=10)
 BACKOFF_MAX = timedelta(hours=6)
 
 
-def targets(policy: TenantPolicy | None) -> tuple[Target, ...]:
+def targets(policy: TenantPolicy | Recipients | None) -> tuple[Target, ...]:
+    """Where a tenant's messages go: its policy's recipients, or (its row broken) the
+    recipients of that row that parsed."""
     if policy is None:
         return ()
     out = []
@@ -32,6 +36,40 @@ def targets(policy: TenantPolicy | None) -> tuple[Target, ...]:
         out.append(Target(Channel.TEAMS, policy.notify_teams_setting))
     if policy.notify_email:
         out.append(Target(Channel.EMAIL, ";".join(policy.notify_email)))
+    return tuple(out)
+
+
+def ops_targets(emails: Sequence[str], teams_setting: str | None) -> tuple[Target, ...]:
+    """The operators' copies (SMTPAUTH_OPS_EMAIL, SMTPAUTH_OPS_TEAMS_WEBHOOK_SETTING)."""
+    out = []
+    if teams_setting:
+        out.append(Target(Channel.TEAMS, teams_setting, ops=True))
+    if emails:
+        out.append(Target(Channel.EMAIL, ";".join(emails), ops=True))
+    return tuple(out)
+
+
+def tells_ops(events: Iterable[Event]) -> bool:
+    """Operators hear that a tenant could not be checked (a malformed desired state
+    included), the reminders while it stays so, and that checks work again (or they
+    would chase a problem already gone); nothing else."""
+    return any(e.error is not None or e.kind is EventKind.RECOVERED for e in events)
+
+
+def with_ops(own: Sequence[Target], ops: Sequence[Target]) -> tuple[Target, ...]:
+    """The tenant's copies plus the operators', without telling anyone twice: an
+    address or webhook the tenant's copy already reaches is left out of the ops copy."""
+    out = list(own)
+    reached = {a.lower() for t in own if t.channel is Channel.EMAIL for a in t.address.split(";")}
+    hooks = {t.address for t in own if t.channel is Channel.TEAMS}
+    for target in ops:
+        if target.channel is Channel.TEAMS:
+            if target.address not in hooks:
+                out.append(target)
+            continue
+        fresh = [a for a in target.address.split(";") if a and a.lower() not in reached]
+        if fresh:
+            out.append(replace(target, address=";".join(fresh)))
     return tuple(out)
 
 

@@ -29,11 +29,13 @@ from shared.core.limits import (
 )
 from shared.core.validation import (
     ValidationError,
+    check_addresses,
     check_endpoint_url,
     check_ncrontab,
     check_number,
     check_queue_name,
     check_tenant_id,
+    check_webhook_setting,
     check_whole_number,
     is_address,
     is_guid,
@@ -153,6 +155,10 @@ class Settings:
     digest_schedule: str = DEFAULT_DIGEST_SCHEDULE
     card_max_kb: int = CARD_MAX_KB.default  # the Teams card's budget
     check_queue: str = DEFAULT_CHECK_QUEUE  # the fan-out queue (its poison queue: + "-poison")
+    # Operators: told when any tenant cannot be checked (its row broken included),
+    # wherever its own row sends; the Teams one is the NAME of the webhook's setting.
+    ops_email: tuple[str, ...] = ()
+    ops_teams_setting: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -178,6 +184,8 @@ class Settings:
             digest_schedule=schedules.digest,
             card_max_kb=_bounded(env, "SMTPAUTH_CARD_MAX_KB", CARD_MAX_KB),
             check_queue=check_queue_setting(env),
+            ops_email=_optional(env, "SMTPAUTH_OPS_EMAIL", check_addresses) or (),
+            ops_teams_setting=_optional(env, "SMTPAUTH_OPS_TEAMS_WEBHOOK_SETTING", check_webhook_setting),
         )
 
 

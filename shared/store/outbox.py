@@ -4,7 +4,7 @@ Rows:
 
 * ``head:<stream>``: ``Seq``, ``LastKey``, ``LastAt`` of the stream's latest
   notification, and ``Told`` (held/failed remediation already told, events only);
-* ``msg:<stream>:<seq>:<channel>``: one copy to deliver: ``State`` (pending, sent, dead),
+* ``msg:<stream>:<seq>:<channel>`` (``...:<channel>:ops`` for an operator's copy): one copy to deliver: ``State`` (pending, sent, dead),
   ``Attempts``, ``NextAttempt``, ``LastError``, ``Title``, ``Payload`` (the message as
   JSON text, made and read by the notifier; the store never looks inside), ``Address``
   (webhook app-setting NAME or recipients; never a URL).
@@ -181,7 +181,7 @@ class OutboxStore:
     ) -> dict[str, Any]:
         return {
             "PartitionKey": tenant,
-            "RowKey": f"msg:{stream}:{seq:010d}:{target.channel}",
+            "RowKey": f"msg:{stream}:{seq:010d}:{target.channel}" + (":ops" if target.ops else ""),
             "Stream": str(stream),
             "Key": key,
             "Channel": str(target.channel),

@@ -23,7 +23,7 @@ from shared.core.limits import (
     MAX_CHANGES_PER_RUN,
     Bounds,
 )
-from shared.core.model import EvidencePolicy, MailboxException, Mode, TenantLoad, TenantPolicy
+from shared.core.model import EvidencePolicy, MailboxException, Mode, Recipients, TenantLoad, TenantPolicy
 from shared.core.validation import (
     ValidationError,
     check_domain,
@@ -33,6 +33,7 @@ from shared.core.validation import (
     check_whole_number,
     is_address,
     is_guid,
+    is_setting_name,
 )
 from shared.store.keys import safe_key
 
@@ -218,6 +219,17 @@ class _SalvagedRow(RowError):
         self.policy = policy
 
 
+def parse_recipients(entity: Mapping[str, Any]) -> Recipients | None:
+    """The tenant row's notification fields, each part kept if it validates, whatever
+    the rest of the row holds: a row that cannot be checked must still reach the
+    people it names (never used for a check). None: it names nobody valid."""
+    raw_email, raw_teams = entity.get("NotifyEmail"), entity.get("NotifyTeamsWebhookSetting")
+    parts = re.split(r"[;,]", raw_email) if isinstance(raw_email, str) else []
+    emails = tuple(p.strip() for p in parts if is_address(p.strip()))
+    teams = raw_teams.strip() if isinstance(raw_teams, str) and is_setting_name(raw_teams.strip()) else None
+    return Recipients(emails, teams) if emails or teams else None
+
+
 def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
     """Validate every row and group them per tenant. A bad row spoils only its tenant."""
     tenants: dict[str, dict[str, Any]] = {}
@@ -228,6 +240,7 @@ def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
         try:
             if row_key == TENANT_ROW:
                 slot["seen_tenant_row"] = True
+                slot["recipients"] = parse_recipients(entity)
                 slot["tenant"] = _parse_tenant_row_for_alerts(entity)
             elif row_key.startswith(EXCEPTION_PREFIX):
                 slot["exceptions"].append(parse_exception_row(entity))
@@ -245,9 +258,14 @@ def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
         policy: TenantPolicy | None = slot["tenant"]
         if not slot.get("seen_tenant_row"):
             errors.append(f"tenant {tenant_id!r}: exception rows but no 'tenant' row")
+        exceptions = tuple(slot["exceptions"])
         if policy is not None:
-            policy = replace(policy, exceptions=tuple(slot["exceptions"]))
-        loads.append(TenantLoad(tenant_id, policy, tuple(errors)))
+            policy = replace(policy, exceptions=exceptions)
+        loads.append(
+            TenantLoad(
+                tenant_id, policy, tuple(errors), recipients=slot.get("recipients"), exceptions=exceptions
+            )
+        )
     return loads
 
 
