@@ -233,8 +233,11 @@ def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> s
     if not runs:
         lines = ["no runs recorded"]
     else:
+        # FIXED (by the run's own remediation) only where a run fixed something.
+        fixes = any(r.fixed for r in runs)
         rows: list[tuple[str, ...]] = [
-            ("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED", "FIXED")
+            ("CHECKED AT", "STATUS", "MAILBOXES", "FINDINGS", "NEW", "RESOLVED")
+            + (("FIXED",) if fixes else ())
         ]
         rows += [
             (
@@ -244,9 +247,9 @@ def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> s
                 str(r.finding_count),
                 _count(r.opened),
                 _count(r.resolved),
-                # Runs recorded before fixes were counted fixed nothing separately.
-                _count(r.fixed if r.fixed is not None or r.opened is None else 0),
             )
+            # Runs recorded before fixes were counted had none apart.
+            + ((_count(r.fixed if r.fixed is not None or r.opened is None else 0),) if fixes else ())
             for r in runs
         ]
         lines = table(rows)
