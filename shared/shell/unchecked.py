@@ -28,6 +28,7 @@ async def record_could_not_check(
         org_desired=policy.desired_org_disabled if policy else None,
         error=reason,
         policy=policy,
+        recipients=load.recipients,  # a broken row's recipients that parse hear it too
     )
     recorded = await runtime.history.record(result)
     result = replace(result, previous_status=recorded.previous_status, previous_run=recorded.previous_run)
