@@ -33,6 +33,11 @@ UNKNOWN_IDENTITY = "Unable to load the proper Managed Identity."
 async def msi_token(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.recorder.count_token_request()
+    # Faults: ``service="identity"`` (slow: an endpoint that never answers in time;
+    # a failure answers with the platform's error body).
+    hit = await state.faults.answer(service="identity")
+    if hit is not None:
+        return identity_error_response(hit.status, hit.message)
     secret = request.headers.get("X-IDENTITY-HEADER", "")
     # Constant-time compare: it is a secret, even if a throwaway one.
     if not hmac.compare_digest(secret.encode(), state.identity_header.encode()):

@@ -130,6 +130,44 @@ def check_queue_name(value: str) -> str:
     return text
 
 
+def check_storage_connection_string(value: str) -> str:
+    """A storage connection string as the Tables SDK reads it: ``UseDevelopmentStorage=true``
+    (Azurite), or ``Name=value`` pairs separated by ``;`` with AccountName and AccountKey
+    (or SharedAccessSignature), whose table endpoint passes check_endpoint_url. The
+    complaint never shows the value: it holds a key."""
+    text = value.strip()
+    if text.lower() == "usedevelopmentstorage=true":
+        return text
+    pairs = [part.split("=", 1) for part in text.rstrip(";").split(";")]
+    if any(len(pair) != 2 or not all(pair) for pair in pairs):
+        raise ValidationError(
+            "must be UseDevelopmentStorage=true or Name=value pairs separated by ';' "
+            "(the value is not shown: it holds a key)"
+        )
+    fields: dict[str, str] = {}
+    for name, item in pairs:
+        if name.lower() in fields:
+            raise ValidationError(f"names {name!r} twice")
+        fields[name.lower()] = item
+    if "accountname" not in fields or not {"accountkey", "sharedaccesssignature"} & fields.keys():
+        raise ValidationError("must name AccountName and AccountKey (or SharedAccessSignature)")
+    # The table endpoint the SDK would derive (azure-data-tables parse_connection_str).
+    endpoint = fields.get("tableendpoint")
+    if endpoint is None and "defaultendpointsprotocol" in fields and "endpointsuffix" in fields:
+        endpoint = (
+            f"{fields['defaultendpointsprotocol']}://{fields['accountname']}.table.{fields['endpointsuffix']}"
+        )
+    if endpoint is None:
+        endpoint = f"https://{fields['accountname']}.table.{fields.get('endpointsuffix', 'core.windows.net')}"
+    for service, url in (("table", endpoint), ("queue", fields.get("queueendpoint"))):
+        try:
+            if url is not None:
+                check_endpoint_url(url)
+        except ValidationError as exc:
+            raise ValidationError(f"has a {service} endpoint that {exc}") from None
+    return text
+
+
 def check_whole_number(value: object, bounds: Bounds) -> int:
     """A whole number within bounds; digits in a string count (app settings, the
     command line, and Storage Explorer, where typing one is easy)."""

@@ -16,16 +16,21 @@ _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068
 _SPACE = re.compile(r"\s+")
 
 
-def clean(text: object, limit: int = MAX_TEXT) -> str:
-    """One line of plain text: no control or bidi characters, whitespace collapsed,
-    at most ``limit`` characters, no clickable URL."""
+def one_line(text: object, limit: int = MAX_TEXT) -> str:
+    """One line of plain text: no control (so no terminal escape) or bidi characters,
+    whitespace collapsed, at most ``limit`` characters. What the CLI prints."""
     raw = str(text).translate(_BIDI)
     raw = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in raw)
     raw = _SPACE.sub(" ", raw).strip()
-    raw = raw if len(raw) <= limit else raw[: limit - 1].rstrip() + "…"
+    return raw if len(raw) <= limit else raw[: limit - 1].rstrip() + "…"
+
+
+def clean(text: object, limit: int = MAX_TEXT) -> str:
+    """``one_line``, and no clickable URL: what cards and mails show."""
     # An invisible word joiner in "://": a URL in tenant text stays readable but no
-    # client turns it into a link to click.
-    return raw.replace("://", ":\u2060//")
+    # client turns it into a link to click. (A terminal copies it along, so the CLI
+    # leaves URLs whole: nothing there follows a link on its own.)
+    return one_line(text, limit).replace("://", ":\u2060//")
 
 
 def when(at: datetime) -> str:

@@ -32,6 +32,7 @@ from shared.core.model import (
 )
 from shared.core.policy import ExceptionIndex, evaluate, status_of
 from shared.shell.ports import ExchangeReader, Services
+from shared.shell.unreachable import EXCHANGE, describe, is_connection_error
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
             try:
                 observed = await observe(client.exchange, policy, progress)
             except AzureError as exc:
-                result = _error_result(load.tenant_id, now, _describe(exc), policy)
+                result = _error_result(load.tenant_id, now, _describe(exc, EXCHANGE), policy)
             else:
                 findings = evaluate(policy, observed, now)
                 remediation = None
@@ -177,14 +178,16 @@ async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
         try:
             observed = await observe(client.exchange, policy)
         except AzureError as exc:
-            return _error_result(load.tenant_id, now, _describe(exc), policy)
+            return _error_result(load.tenant_id, now, _describe(exc, EXCHANGE), policy)
         findings = evaluate(policy, observed, now)
         remediation = await _remediate(services, policy, observed, findings, now, dry_run=True)
     return _checked(policy, observed, findings, now, remediation)
 
 
-def _describe(exc: AzureError) -> str:
+def _describe(exc: AzureError, service: str | None = None) -> str:
     # azure-core errors carry the service text; never the request headers.
+    if service and is_connection_error(exc):
+        return describe(service, exc)
     text = str(exc.message if getattr(exc, "message", None) else exc).strip()
     text = with_grant_delay(text, http_status(exc))  # 401/403: a new grant may lag
     if isinstance(exc, ExchangeTokenError):

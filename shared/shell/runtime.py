@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import AzureError
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue.aio import QueueClient
 
@@ -24,6 +25,7 @@ from shared.adapters.tenant_clients import TenantClients
 from shared.notify.dispatch import Notifier, NotifyConfig
 from shared.shell.remediator import Remediator, VerifyTimings
 from shared.shell.settings import Settings
+from shared.shell.unreachable import TABLES, ServiceUnreachable, is_connection_error
 from shared.shell.warm import warm
 from shared.store import DesiredStateStore, HistoryStore, TableNames
 from shared.store.audit import AuditStore
@@ -81,7 +83,12 @@ async def open_runtime(
             credential = await stack.enter_async_context(managed_identity(settings.client_id))
         names = TableNames.with_prefix(settings.table_prefix)
         tables = await stack.enter_async_context(service_client(settings.storage, credential))
-        await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
+        try:
+            await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
+        except AzureError as exc:
+            if is_connection_error(exc):  # the first call to storage: say which and where
+                raise ServiceUnreachable(TABLES.format(setting=settings.storage.setting), exc) from exc
+            raise
         if clients is None:
             clients = await stack.enter_async_context(tenant_clients(settings, credential))
         desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)

@@ -9,7 +9,7 @@ with the desired-state rows and the CLI.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -34,6 +34,7 @@ from shared.core.validation import (
     check_ncrontab,
     check_number,
     check_queue_name,
+    check_storage_connection_string,
     check_tenant_id,
     check_webhook_setting,
     check_whole_number,
@@ -56,14 +57,50 @@ def _named(name: str, check: Callable[[str], T], value: str) -> T:
         raise SettingsError(f"{name} {exc}") from None
 
 
+class SettingsScope(Mapping[str, str]):
+    """The environment as one command reads it: a malformed setting the command does
+    not need (``needs(name)`` is false) takes its default and its complaint is kept in
+    ``skipped`` instead of stopping the command (a bad digest schedule must not stop
+    ``tenant list``). Pass it to ``Settings.from_env``; a plain mapping needs them all."""
+
+    def __init__(self, env: Mapping[str, str], needs: Callable[[str], bool]) -> None:
+        self._env = env
+        self.needs = needs
+        self.skipped: list[SettingsError] = []
+
+    def __getitem__(self, name: str) -> str:
+        return self._env[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def _scoped(env: Mapping[str, str], name: str, read: Callable[[], T], fallback: Callable[[], T]) -> T:
+    try:
+        return read()
+    except SettingsError as exc:
+        if isinstance(env, SettingsScope) and not env.needs(name):
+            env.skipped.append(exc)
+            return fallback()
+        raise
+
+
 def _setting(env: Mapping[str, str], name: str, check: Callable[[str], T], default: str) -> T:
     """The setting, or its default when unset or blank, through ``check``."""
-    return _named(name, check, (env.get(name) or "").strip() or default)
+    return _scoped(
+        env,
+        name,
+        lambda: _named(name, check, (env.get(name) or "").strip() or default),
+        lambda: check(default),
+    )
 
 
 def _optional(env: Mapping[str, str], name: str, check: Callable[[str], T]) -> T | None:
     text = (env.get(name) or "").strip()
-    return _named(name, check, text) if text else None
+    return _scoped(env, name, lambda: _named(name, check, text) if text else None, lambda: None)
 
 
 def _bounded(env: Mapping[str, str], name: str, bounds: Bounds) -> int:
@@ -104,11 +141,16 @@ class StorageSettings:
     table_endpoint: str | None = None
     queue_endpoint: str | None = None
 
+    @property
+    def setting(self) -> str:
+        """The app setting this came from, for messages that say what to fix."""
+        return "AzureWebJobsStorage" if self.connection_string else "AzureWebJobsStorage__accountName"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StorageSettings:
         conn = env.get("AzureWebJobsStorage", "").strip()
         if conn:
-            return cls(connection_string=conn)
+            return cls(connection_string=_named("AzureWebJobsStorage", check_storage_connection_string, conn))
         # Identity-based connection, as the Functions host reads it (no keys).
         uri = env.get("AzureWebJobsStorage__tableServiceUri", "").strip()
         account = env.get("AzureWebJobsStorage__accountName", "").strip()

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+import os
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from azure.core.exceptions import AzureError
 
+from shared.adapters.credentials import IdentitySettingError
 from shared.core.commands import CLI
-from shared.shell.cli import check, exception, plan, teams, tenant, trail
-from shared.shell.cli.args import EXIT_ERROR, UsageError
-from shared.shell.settings import Settings, SettingsError
+from shared.shell.cli import check, exception, plan, teams, tenant, terminal, trail
+from shared.shell.cli.args import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, needs_all
+from shared.shell.settings import Settings, SettingsError, SettingsScope
+from shared.shell.unreachable import ServiceUnreachable, is_connection_error
 from shared.store.records import RecordError
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         "SMTPAUTH_GRAPH_URL, SMTPAUTH_HOME_TENANT, AZURE_CLIENT_ID. Exit codes: 0 compliant, "
         "1 drift found, 2 could not check or bad input.",
     )
+    parser.set_defaults(needs=needs_all)  # a command that reads fewer settings says so
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in GROUPS:
         group.register(commands)
@@ -39,12 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     run: Handler = args.run
+    terminal.setup_logging()
     try:
-        settings = Settings.from_env()
+        settings = read_settings(args.needs)
         return asyncio.run(run(settings, args))
-    except (UsageError, SettingsError, RecordError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        # asyncio.run has cancelled the command, so its clients are closed; what a check
+        # recorded before the interrupt stays recorded.
+        terminal.error("interrupted")
+        return EXIT_INTERRUPTED
+    except (UsageError, SettingsError, IdentitySettingError, RecordError, ServiceUnreachable) as exc:
+        terminal.error(exc)
         return EXIT_ERROR
     except AzureError as exc:
-        print(f"error: {exc.message if getattr(exc, 'message', None) else exc}", file=sys.stderr)
+        text = exc.message if getattr(exc, "message", None) else exc
+        terminal.error(f"connection failed: {text}" if is_connection_error(exc) else text)
         return EXIT_ERROR
+
+
+def read_settings(needs: Callable[[str], bool]) -> Settings:
+    """The settings a command needs; one it does not need may be malformed (said once,
+    as a warning) without stopping it."""
+    scope = SettingsScope(os.environ, needs)
+    settings = Settings.from_env(scope)
+    for problem in scope.skipped:
+        terminal.warn(f"{problem} (not used by this command; every scheduled run refuses it)")
+    return settings

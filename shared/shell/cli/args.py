@@ -22,6 +22,21 @@ from shared.core.validation import (
 )
 
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT (128 + 2)
+
+# The settings a command reads (shell.settings.SettingsScope): a malformed one it does
+# not read is a warning, not a stop. No command runs the timers, so none needs their
+# schedules; the commands that only read and write rows need only where the rows are.
+SCHEDULES = frozenset({"SMTPAUTH_SCHEDULE", "SMTPAUTH_DIGEST_SCHEDULE"})
+ROWS = frozenset({"SMTPAUTH_TABLE_PREFIX", "SMTPAUTH_HOME_TENANT", "AZURE_CLIENT_ID"})
+
+
+def needs_all(name: str) -> bool:
+    return name not in SCHEDULES
+
+
+def needs_rows(name: str) -> bool:
+    return name in ROWS
 
 
 class UsageError(Exception):

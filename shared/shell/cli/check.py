@@ -8,8 +8,9 @@ import sys
 
 from shared.core.commands import tenant_add
 from shared.shell import report
+from shared.shell.cli import terminal
 from shared.shell.cli.args import UsageError, tenant_arg
-from shared.shell.cli.session import Progress, cli_runtime
+from shared.shell.cli.session import cli_runtime
 from shared.shell.cycle import run_cycle
 from shared.shell.settings import Settings
 
@@ -25,15 +26,17 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     """A check from here records its changes in the history like a scheduled one, so
     it queues what they tell (or the next scheduled run would see nothing new and
     nobody would hear). Sending is left to the timer and its managed identity."""
-    progress = Progress()
-    async with cli_runtime(settings) as runtime:
-        cycle = await run_cycle(runtime, args.tenant, deliver=False, progress=progress)
-    progress.done()
+    progress = terminal.progress()
+    try:
+        async with cli_runtime(settings) as runtime:
+            cycle = await run_cycle(runtime, args.tenant, deliver=False, progress=progress)
+    finally:
+        progress.clear()  # before the summary, an error or the interrupt line
     results = cycle.results
     if args.tenant and not results:
         raise UsageError(f"tenant {args.tenant} is not monitored (add it: {tenant_add(args.tenant)})")
     if cycle.queued:
-        print(f"{cycle.queued} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
+        print(f"{cycle.queued:,} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
     if args.json:
         print(json.dumps(report.document(results), indent=2))
     else:

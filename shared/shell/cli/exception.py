@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from azure.core.exceptions import AzureError
+
 from shared.core.commands import tenant_add
 from shared.core.model import MailboxException, TenantLoad
 from shared.shell import report
@@ -14,12 +16,15 @@ from shared.shell.cli.args import (
     UsageError,
     address_arg,
     date_arg,
+    needs_rows,
     reason_arg,
     tenant_arg,
     text_arg,
 )
 from shared.shell.cli.session import cli_runtime
+from shared.shell.cli.terminal import say
 from shared.shell.settings import Settings
+from shared.shell.unreachable import EXCHANGE, ServiceUnreachable, is_connection_error
 from shared.store.rows import exception_row_key
 
 
@@ -36,9 +41,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add.add_argument("--expires", type=date_arg, required=True, help="last day it holds, YYYY-MM-DD (UTC)")
     listing = actions.add_parser("list", help="list a tenant's exceptions")
     listing.add_argument("--tenant", type=tenant_arg, required=True)
+    listing.set_defaults(needs=needs_rows)
     remove = actions.add_parser("remove", help="remove a mailbox's exception")
     remove.add_argument("--tenant", type=tenant_arg, required=True)
     remove.add_argument("--mailbox", required=True, help="address or GUID")
+    remove.set_defaults(needs=needs_rows)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -56,7 +63,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             if args.expires < today:
                 raise UsageError(f"--expires {args.expires} is in the past (today is {today} UTC)")
             async with services.clients.use(args.tenant) as client:
-                mailbox = await client.exchange.find_mailbox(args.mailbox)
+                try:
+                    mailbox = await client.exchange.find_mailbox(args.mailbox)
+                except AzureError as failure:
+                    if is_connection_error(failure):
+                        raise ServiceUnreachable(EXCHANGE, failure) from failure
+                    raise
             if mailbox is None:
                 raise UsageError(f"no mailbox {args.mailbox!r} in tenant {args.tenant}")
             exc = MailboxException(
@@ -69,12 +81,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                 expires=args.expires,
             )
             await services.desired.put_exception(args.tenant, exc)
-            print(f"exception recorded for {exc.mailbox} (GUID {exc.mailbox_guid}) until {exc.expires}")
+            print(say(f"exception recorded for {exc.mailbox} (GUID {exc.mailbox_guid}) until {exc.expires}"))
         else:
             removed = await services.desired.remove_exception(args.tenant, args.mailbox)
             if not removed:
                 raise UsageError(f"no exception for {args.mailbox!r} in tenant {args.tenant}")
-            print(f"removed {removed} exception(s) for {args.mailbox}")
+            print(say(f"removed {removed:,} exception(s) for {args.mailbox}"))
     return EXIT_OK
 
 
@@ -88,7 +100,7 @@ def _list(load: TenantLoad) -> int:
     ]
     print("\n".join(report.table(rows)) if len(rows) > 1 else "no exceptions")
     for error in load.errors:
-        print(f"PROBLEM: {error}", file=sys.stderr)
+        print(f"PROBLEM: {say(error)}", file=sys.stderr)
     if not load.errors:
         return EXIT_OK
     print(

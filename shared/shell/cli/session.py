@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,22 +16,3 @@ async def cli_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     credential = workstation_credential(settings.client_id)
     async with credential, open_runtime(settings, credential=credential) as runtime:
         yield runtime
-
-
-class Progress:
-    """Mailboxes read so far, on one terminal line (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self.active = sys.stderr.isatty()
-        self.shown = False
-
-    def __call__(self, tenant: str, count: int) -> None:
-        if self.active:
-            sys.stderr.write(f"\r  {tenant}: {count:,} mailboxes read")
-            sys.stderr.flush()
-            self.shown = True
-
-    def done(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 72 + "\r")
-            sys.stderr.flush()

@@ -12,6 +12,7 @@ from shared.shell.cli.args import (
     UsageError,
     address_arg,
     domain_arg,
+    needs_rows,
     tenant_arg,
     webhook_setting_arg,
     whole_number,
@@ -25,6 +26,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     tenant.set_defaults(run=run)
     actions = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="monitor a tenant (or update its row)")
+    add.set_defaults(needs=needs_rows)
     add.add_argument("--tenant", type=tenant_arg, required=True, help="tenant GUID")
     add.add_argument(
         "--domain",
@@ -75,9 +77,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help=f"most mailbox changes per run, {MAX_CHANGES_PER_RUN.low}-{MAX_CHANGES_PER_RUN.high} "
         f"(default {MAX_CHANGES_PER_RUN.default})",
     )
-    actions.add_parser("list", help="list monitored tenants")
+    actions.add_parser("list", help="list monitored tenants").set_defaults(needs=needs_rows)
     remove = actions.add_parser("remove", help="stop monitoring a tenant (deletes its exceptions too)")
     remove.add_argument("--tenant", type=tenant_arg, required=True)
+    remove.set_defaults(needs=needs_rows)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -109,7 +112,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                         p.initial_domain if p else "?",
                         str(p.mode) if p else "?",
                         ("yes" if p.enabled else "no") if p else "?",
-                        str(len(p.exceptions)) if p else "?",
+                        f"{len(p.exceptions):,}" if p else "?",
                         "; ".join(load.errors) or "-",
                     )
                 )
@@ -118,5 +121,5 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             removed = await services.desired.remove_tenant(args.tenant)
             if not removed:
                 raise UsageError(f"tenant {args.tenant} has no rows")
-            print(f"tenant {args.tenant} removed ({removed} row(s))")
+            print(f"tenant {args.tenant} removed ({removed:,} row(s))")
     return EXIT_OK

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from shared.shell import report
-from shared.shell.cli.args import EXIT_OK, tenant_arg
+from shared.shell.cli.args import EXIT_OK, needs_rows, tenant_arg
 from shared.shell.cli.session import cli_runtime
 from shared.shell.settings import Settings
 
@@ -16,12 +16,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     audit.add_argument("--tenant", type=tenant_arg, required=True)
     audit.add_argument("--limit", type=int, default=50)
     audit.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    audit.set_defaults(run=run_audit)
+    audit.set_defaults(run=run_audit, needs=needs_rows)
 
     hist = commands.add_parser("history", help="recent runs and finding changes of a tenant")
     hist.add_argument("--tenant", type=tenant_arg, required=True)
     hist.add_argument("--limit", type=int, default=10)
-    hist.set_defaults(run=run_history)
+    hist.set_defaults(run=run_history, needs=needs_rows)
 
 
 async def run_history(settings: Settings, args: argparse.Namespace) -> int:
