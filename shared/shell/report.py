@@ -1,4 +1,10 @@
-"""Check results as text for people and as JSON for scripts. Pure."""
+"""Check results as text for people and as JSON for scripts. Pure.
+
+The text is for a terminal: every tenant-supplied string in it (addresses, reasons,
+error texts, notes) is one clean line (shared.notify.text.one_line, the cleaning the
+cards and mails use: no control, escape or bidi characters, no line breaks), and every
+count is written one way (``number``: thousands separated). The JSON keeps values as
+they are (JSON escapes what it must)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 
 from shared.core import commands
 from shared.core.model import ActionKind, ActionStatus, CheckResult, Finding, RemediationOutcome, Status
+from shared.notify.text import MAX_NOTE, MAX_TEXT, one_line
 from shared.store.records import AuditRecord, FindingEvent, RunRecord, setting_text
 
 JSON_VERSION = 1
@@ -79,10 +86,23 @@ def exit_code(results: Sequence[CheckResult]) -> int:
     return 0
 
 
+def number(count: int) -> str:
+    """A count as every table and summary line writes it."""
+    return f"{count:,}"
+
+
+def line(text: object) -> str:
+    """Tenant text in a line of the report: one clean line."""
+    return one_line(text, MAX_NOTE)
+
+
 def table(rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    """Aligned columns; each cell one clean line (a line break or an escape sequence
+    in tenant text would break the table, or the terminal)."""
+    cells = [[one_line(cell, MAX_TEXT) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     return [
-        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in cells
     ]
 
 
@@ -92,12 +112,12 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
         when = r.checked_at.strftime("%Y-%m-%d %H:%M UTC")
         lines.append(f"Tenant {r.tenant_id}  checked {when}")
         if r.status is Status.ERROR:
-            lines.append(f"  COULD NOT CHECK: {r.error}")
+            lines.append(f"  COULD NOT CHECK: {line(r.error)}")
             lines.append("")
             continue
         lines.append(
             f"  {'COMPLIANT' if r.compliant else 'DRIFT'}   org SMTP AUTH {smtp_auth(r.org_actual)} "
-            f"(policy: {smtp_auth(r.org_desired)})   mailboxes scanned: {r.mailboxes_scanned:,}"
+            f"(policy: {smtp_auth(r.org_desired)})   mailboxes scanned: {number(r.mailboxes_scanned)}"
         )
         if r.findings:
             rows = [("KIND", "SEVERITY", "MAILBOX", "SMTP AUTH", "POLICY")]
@@ -107,17 +127,17 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
             ]
             lines += table(rows)
             if len(r.findings) > limit:
-                lines.append(f"  ... and {len(r.findings) - limit:,} more (use --json for all)")
+                lines.append(f"  ... and {number(len(r.findings) - limit)} more (use --json for all)")
             lines.append("")
             lines.append("  What to do (one example per kind; --json has the fix for every finding):")
             seen_kinds = set()
             for f in r.findings:
                 if f.kind not in seen_kinds:
                     seen_kinds.add(f.kind)
-                    lines.append(f"  - {f.message}")
+                    lines.append(f"  - {line(f.message)}")
         if r.fixed:
             lines.append("")
-            lines.append(f"  Fixed by remediation in this run and read back ({len(r.fixed):,}):")
+            lines.append(f"  Fixed by remediation in this run and read back ({number(len(r.fixed))}):")
             # What it was; what it is now is the action's TO under "Remediation".
             fixed_rows: list[tuple[str, ...]] = [("KIND", "SEVERITY", "MAILBOX", "SMTP AUTH WAS")]
             fixed_rows += [
@@ -126,15 +146,15 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
             ]
             lines += table(fixed_rows)
             if len(r.fixed) > limit:
-                lines.append(f"  ... and {len(r.fixed) - limit:,} more (use --json for all)")
+                lines.append(f"  ... and {number(len(r.fixed) - limit)} more (use --json for all)")
         if r.remediation is not None:
             lines += remediation_text(r.remediation)
         if r.diff is not None:
             d = r.diff
-            fixed = f", {len(d.fixed)} fixed by remediation" if d.fixed else ""
+            fixed = f", {number(len(d.fixed))} fixed by remediation" if d.fixed else ""
             lines.append(
-                f"  Since the last run: {len(d.opened)} new, {len(d.changed)} changed, "
-                f"{len(d.resolved)} resolved, {len(d.unchanged)} unchanged{fixed}"
+                f"  Since the last run: {number(len(d.opened))} new, {number(len(d.changed))} changed, "
+                f"{number(len(d.resolved))} resolved, {number(len(d.unchanged))} unchanged{fixed}"
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -188,13 +208,13 @@ def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remedia
     if outcome is None or not (outcome.results or outcome.note or outcome.stopped is not None):
         return [f"  {verb}: nothing to do."]
     if outcome.stopped is not None:
-        return [f"  {verb}: nothing done.", f"  Note: {_note(outcome)}"]
+        return [f"  {verb}: nothing done.", f"  Note: {line(_note(outcome))}"]
     counts: dict[str, int] = {}
     for r in outcome.results:
         counts[str(r.status)] = counts.get(str(r.status), 0) + 1
-    lines = [f"  {verb}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+    lines = [f"  {verb}: " + ", ".join(f"{number(n)} {status}" for status, n in sorted(counts.items()))]
     if outcome.note:
-        lines.append(f"  Note: {outcome.note}")
+        lines.append(f"  Note: {line(outcome.note)}")
     rows = [("STATUS", "ACTION", "TARGET", "FROM", "TO")]
     rows += [
         (
@@ -208,7 +228,7 @@ def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remedia
     ]
     lines += table(rows)
     lines.append("  Why:")
-    lines += [f"  - {r.action.target}: {r.reason}" for r in outcome.results]
+    lines += [f"  - {line(r.action.target)}: {line(r.reason)}" for r in outcome.results]
     return lines
 
 
@@ -226,7 +246,7 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 
 
 def _count(n: int | None) -> str:
-    return "-" if n is None else str(n)  # None: the run could not check, so compared nothing
+    return "-" if n is None else number(n)  # None: the run could not check, so compared nothing
 
 
 def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> str:
@@ -243,8 +263,8 @@ def history_text(runs: Sequence[RunRecord], events: Sequence[FindingEvent]) -> s
             (
                 r.checked_at.strftime(_TIME),
                 str(r.status),
-                f"{r.mailboxes_scanned:,}",
-                str(r.finding_count),
+                number(r.mailboxes_scanned),
+                number(r.finding_count),
                 _count(r.opened),
                 _count(r.resolved),
             )
