@@ -50,13 +50,18 @@ def test_the_check_queue_endpoint_follows_the_table_endpoint_or_its_own_setting(
 
 @pytest.mark.parametrize("name", ["smtpauth-checks", "abc", "a1-b2"])
 def test_check_queue_names_the_host_accepts(name):
-    assert Settings.from_env({"AzureWebJobsStorage": "x", "SMTPAUTH_CHECK_QUEUE": name}).check_queue == name
+    assert (
+        Settings.from_env(
+            {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "SMTPAUTH_CHECK_QUEUE": name}
+        ).check_queue
+        == name
+    )
 
 
 @pytest.mark.parametrize("name", ["ab", "Checks", "a--b", "-ab", "ab-", "a_b", "x" * 57])
 def test_a_bad_check_queue_name_says_what_a_queue_name_is(name):
     with pytest.raises(SettingsError, match=r"^SMTPAUTH_CHECK_QUEUE must be a queue name"):
-        Settings.from_env({"AzureWebJobsStorage": "x", "SMTPAUTH_CHECK_QUEUE": name})
+        Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true", "SMTPAUTH_CHECK_QUEUE": name})
 
 
 def test_missing_storage_says_what_to_set():
