@@ -2,7 +2,7 @@
 
 Plays, on one 127.0.0.1 port, the App Service managed identity endpoint and the
 Exchange Online admin API InvokeCommand transport, following the facts in
-/work/shared/reference/exchange-admin-api.md. Start it in-process with
+docs/simulator.md (Exchange admin API facts, with their public sources). Start it in-process with
 `SimServer` or standalone with `python -m sim`.
 """
 

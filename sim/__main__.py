@@ -3,7 +3,7 @@
 Prints one JSON line (url, identity_endpoint, identity_header, exchange_url,
 tenant) once it serves, then serves until SIGTERM or SIGINT. The identity header
 is printed on purpose: it is a throwaway secret for a loopback-only server.
-See /work/shared/reference/exchange-admin-api.md for what it simulates.
+See docs/simulator.md (Exchange admin API facts, with their public sources) for what it simulates.
 """
 
 from __future__ import annotations

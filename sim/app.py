@@ -3,7 +3,7 @@
 To add a service (Graph sign-in logs, sendMail, a Teams webhook sink, $batch),
 write a module with its own `routes = web.RouteTableDef()` that reads SimState via
 `request.app[STATE_KEY]`, and add it to ROUTE_TABLES. Services and their facts:
-/work/shared/reference/exchange-admin-api.md.
+docs/simulator.md (Exchange admin API facts, with their public sources).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Property names and the "~75 properties, a few KB each; ~200 bytes with
 $select=Guid,PrimarySmtpAddress,ExternalDirectoryObjectId,SmtpClientAuthenticationDisabled"
-size come from /work/shared/reference/exchange-admin-api.md, section "What a full
+size come from docs/simulator.md (Exchange admin API facts, with their public sources), section "What a full
 CAS mailbox object holds". Values are realistic-looking and deterministic (derived
 from the mailbox GUID), so full pages weigh what real ones do in benchmarks.
 """

@@ -1,6 +1,6 @@
 """The four cmdlets the product needs, run against a SimTenant.
 
-Semantics from /work/shared/reference/exchange-admin-api.md ("The setting",
+Semantics from docs/simulator.md (Exchange admin API facts, with their public sources) ("The setting",
 "The transport"): Get/Set-TransportConfig for the org value, Get/Set-CASMailbox
 for per-mailbox values; a JSON null parameter is PowerShell's $null; Set-*
 return an empty `value`. Parameter names and cmdlet names are case-insensitive

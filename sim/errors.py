@@ -1,6 +1,6 @@
 """Error bodies in the shapes the real services use.
 
-Exchange admin API shape (/work/shared/reference/exchange-admin-api.md, "Errors",
+Exchange admin API shape (docs/simulator.md (Exchange admin API facts, with their public sources), "Errors",
 and its "Corrections found in the 2026-12 audit", "Error bodies"): a cmdlet's error is
 `{"error": {"code": "NotFound", "message": "Error executing cmdlet", "details":
 [{"code": "Context", "target": "", "message": "Ex6F9304|<exception type>|<text>"}],
@@ -106,7 +106,7 @@ def exchange_error_response(err: ExchangeError) -> web.Response:
 def identity_error_response(status: int, message: str) -> web.Response:
     """The App Service managed identity error body, as captured from the platform:
     ``{"statusCode": 400, "message": "Unable to load the proper Managed Identity.",
-    "correlationId": "<uuid>"}`` (/work/shared/reference/exchange-admin-api.md,
+    "correlationId": "<uuid>"}`` (docs/simulator.md (Exchange admin API facts, with their public sources),
     "Corrections found in the 2026-12 audit"). No OAuth ``error`` fields."""
     body = {"statusCode": status, "message": message, "correlationId": str(uuid.uuid4())}
     return web.json_response(body, status=status)

@@ -1,6 +1,6 @@
 """Exchange Online admin API: `POST /adminapi/beta/{tenant}/InvokeCommand`.
 
-Implements the transport described in /work/shared/reference/exchange-admin-api.md,
+Implements the transport described in docs/simulator.md (Exchange admin API facts, with their public sources),
 "The transport": bearer token for https://outlook.office365.com, X-AnchorMailbox
 routing header, `{"CmdletInput": {"CmdletName", "Parameters"}}` body, `$select`,
 `Prefer: odata.maxpagesize`, paging by POSTing the same body to the nextLink, the

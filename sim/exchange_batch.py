@@ -1,6 +1,6 @@
 """Exchange Online admin API ``$batch``: up to 10 InvokeCommand calls in one POST.
 
-/work/shared/reference/exchange-admin-api.md, "Batching": ``POST
+docs/simulator.md (Exchange admin API facts, with their public sources), "Batching": ``POST
 .../adminapi/beta/{tenant}/$batch`` with ``{"requests": [{"id", "method", "url",
 "body", "headers"}]}``, at most 10 sub-requests, each answered with its own
 status and body; ``Prefer: odata.continue-on-error`` keeps going past a failed
@@ -10,7 +10,7 @@ item. Without it the sim stops at the first failure and answers the rest 424
 Each sub-request is recorded like a single call (so ``set_calls`` sees batched
 Set-* calls) and meets the same per-cmdlet faults.
 
-As production tools send it (/work/shared/reference/exchange-admin-api.md,
+As production tools send it (docs/simulator.md (Exchange admin API facts, with their public sources),
 "Corrections found in the 2026-12 audit", "`$batch`"; CIPP-API
 ``New-ExoBulkRequest.ps1``): each item carries the outer ``Authorization`` header and
 its own anchor; an item without the same bearer token is answered 401 (whether Exchange

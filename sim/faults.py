@@ -1,6 +1,6 @@
 """Injected failures and a latency model, switchable from the test thread.
 
-The failure kinds are the ones /work/shared/reference/exchange-admin-api.md
+The failure kinds are the ones docs/simulator.md (Exchange admin API facts, with their public sources)
 ("Throttling") says production clients must survive: 429 with Retry-After,
 429 without it, 503/504, and the "maximum number of concurrent requests per
 tenant" body. Two more kinds answer success with something extra, as the audit

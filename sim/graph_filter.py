@@ -12,7 +12,7 @@ on a clause the sim would silently ignore.
 
 The ``or`` group is what SMTP AUTH evidence needs: sign-ins are logged as
 ``Authenticated SMTP`` *or* ``SMTP`` (CIPP-API ``Get-CIPPAlertSmtpAuthSuccess.ps1``,
-KelvinTegelaar/CIPP#5291; /work/shared/reference/exchange-admin-api.md, "Corrections
+KelvinTegelaar/CIPP#5291; docs/simulator.md (Exchange admin API facts, with their public sources), "Corrections
 found in the 2026-12 audit").
 """
 

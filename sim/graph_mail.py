@@ -1,6 +1,6 @@
 """Microsoft Graph ``POST /v1.0/users/{id}/sendMail`` (application permission Mail.Send).
 
-/work/shared/reference/notifications.md: a bearer token for
+docs/simulator.md (Teams and mail facts, with their public sources): a bearer token for
 https://graph.microsoft.com (the sim's managed identity endpoint mints it), a JSON
 body ``{"message": {"subject", "body": {"contentType", "content"}, "toRecipients":
 [{"emailAddress": {"address"}}]}, "saveToSentItems"}`` (parameter names in any case), ``202 Accepted`` with no

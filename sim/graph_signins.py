@@ -1,6 +1,6 @@
 """Microsoft Graph sign-in logs: ``GET /v1.0/auditLogs/signIns`` (and ``/beta``).
 
-/work/shared/reference/exchange-admin-api.md, "Usage evidence" and "Corrections found
+docs/simulator.md (Exchange admin API facts, with their public sources), "Usage evidence" and "Corrections found
 in the 2026-12 audit": SMTP AUTH sign-ins carry ``clientAppUsed`` ``Authenticated
 SMTP`` *or* ``SMTP`` (each entry says which: ``sign_in(client_app=...)``); useful
 fields are userPrincipalName, userId, createdDateTime, ipAddress, status/errorCode,

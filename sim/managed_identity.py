@@ -1,6 +1,6 @@
 """Managed identity token endpoint (App Service / Azure Functions protocol).
 
-/work/shared/reference/exchange-admin-api.md, "Managed identity": inside Azure
+docs/simulator.md (Exchange admin API facts, with their public sources), "Managed identity": inside Azure
 Functions azure-identity's ManagedIdentityCredential reads IDENTITY_ENDPOINT and
 IDENTITY_HEADER and calls `GET {IDENTITY_ENDPOINT}?resource=...&api-version=2019-08-01`
 with header `X-IDENTITY-HEADER`. Pointing those variables at this route lets the
@@ -8,7 +8,7 @@ real credential class run against the sim.
 
 Errors carry the App Service body ``{"statusCode", "message", "correlationId"}``; an
 unknown user-assigned client id is 400 "Unable to load the proper Managed Identity."
-(/work/shared/reference/exchange-admin-api.md, "Corrections found in the 2026-12
+(docs/simulator.md (Exchange admin API facts, with their public sources), "Corrections found in the 2026-12
 audit"). The identity lives in one tenant (``SimServer.identity_tenant``) and its
 tokens are issued there.
 """

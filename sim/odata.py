@@ -1,6 +1,6 @@
 """OData bits of InvokeCommand: $select, Prefer page size, $skiptoken, nextLink.
 
-From /work/shared/reference/exchange-admin-api.md, "The transport": `?$select=`
+From docs/simulator.md (Exchange admin API facts, with their public sources), "The transport": `?$select=`
 trims each object, `Prefer: odata.maxpagesize=1000` sets the page size, and when
 more remain the body carries an absolute nextLink to POST the same body to.
 """

@@ -2,7 +2,7 @@
 
 Identity and access reports (sign-in logs among them) allow **5 requests per 10
 seconds per app per tenant** (microsoft-graph-docs-contrib ``concepts/throttling-limits.md``,
-"Identity and access reports service limits"; /work/shared/reference/exchange-admin-api.md,
+"Identity and access reports service limits"; docs/simulator.md (Exchange admin API facts, with their public sources),
 "Corrections found in the 2026-12 audit"). Over it Graph answers 429 with a
 ``Retry-After`` in whole seconds (``concepts/throttling.md``).
 

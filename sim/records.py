@@ -2,7 +2,7 @@
 
 Secrets are not kept: Authorization is reduced to a flag (was a bearer token
 present?) and X-IDENTITY-HEADER is masked. The headers worth asserting on are the
-ones /work/shared/reference/exchange-admin-api.md lists under "Headers"
+ones docs/simulator.md (Exchange admin API facts, with their public sources) lists under "Headers"
 (X-AnchorMailbox, Prefer, client-request-id, ...); names are stored lower-cased.
 """
 

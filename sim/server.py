@@ -1,7 +1,7 @@
 """SimServer: the whole simulator on one 127.0.0.1 port, in a background thread.
 
 It plays the managed identity endpoint and the Exchange Online admin API as
-described in /work/shared/reference/exchange-admin-api.md, so product code runs
+described in docs/simulator.md (Exchange admin API facts, with their public sources), so product code runs
 unchanged against it with IDENTITY_ENDPOINT/IDENTITY_HEADER pointing at
 `identity_endpoint`/`identity_header` and its Exchange URL set to `exchange_url`.
 

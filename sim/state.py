@@ -3,7 +3,7 @@
 One SimState lives on the aiohttp app (STATE_KEY); each service module (managed
 identity, Exchange admin API, later Graph pieces) reads it from there, so new
 modules need nothing but their own route table. What each service must do is
-set out in /work/shared/reference/exchange-admin-api.md.
+set out in docs/simulator.md (Exchange admin API facts, with their public sources).
 """
 
 from __future__ import annotations

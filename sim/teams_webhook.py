@@ -1,6 +1,6 @@
 """A Teams Workflows webhook ("When a Teams webhook request is received").
 
-/work/shared/reference/notifications.md: the flow's URL is an opaque signed HTTPS
+docs/simulator.md (Teams and mail facts, with their public sources): the flow's URL is an opaque signed HTTPS
 URL (``...&sig=...``); the body is ``{"type": "message", "attachments": [{"contentType":
 "application/vnd.microsoft.card.adaptive", "content": <Adaptive Card>}]}``.
 

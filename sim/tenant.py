@@ -1,6 +1,6 @@
 """A simulated Exchange Online tenant: the org setting and every CAS mailbox.
 
-Follows /work/shared/reference/exchange-admin-api.md, section "The setting":
+Follows docs/simulator.md (Exchange admin API facts, with their public sources), section "The setting":
 the org value is TransportConfig.SmtpClientAuthenticationDisabled (True = SMTP
 AUTH off for the org) and each mailbox carries SmtpClientAuthenticationDisabled
 True (off), False (ON even when the org has it off) or None (follow the org).

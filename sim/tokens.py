@@ -4,7 +4,7 @@ Tokens are opaque random strings, never JWT-shaped, so product code cannot
 come to depend on decoding them (real tokens must be treated as opaque too).
 Each is registered with its resource, client id, expiry and the directory tenant
 it was issued in; the Exchange handler accepts only unexpired tokens minted for
-https://outlook.office365.com (/work/shared/reference/exchange-admin-api.md, "The
+https://outlook.office365.com (docs/simulator.md (Exchange admin API facts, with their public sources), "The
 transport"). Graph answers for the token's tenant, as the real one does: a token
 names one tenant, and Graph has no tenant in its URLs (docs/simulator.md).
 """

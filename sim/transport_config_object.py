@@ -1,7 +1,7 @@
 """The JSON object Get-TransportConfig returns for a tenant.
 
 The property that matters is SmtpClientAuthenticationDisabled (the org-wide
-switch, see /work/shared/reference/exchange-admin-api.md, "The setting"); the
+switch, see docs/simulator.md (Exchange admin API facts, with their public sources), "The setting"); the
 others are realistic neighbours so a client must pick the right one out.
 """
 

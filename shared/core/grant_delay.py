@@ -3,7 +3,7 @@
 Azure caches a managed identity's token per resource for hours, and a role or app
 permission granted after that token was issued is not in it: it can take up to about
 8 hours to take effect (MicrosoftDocs/azure-docs ``overview-managed-identity.md``;
-/work/shared/reference/exchange-admin-api.md, "Corrections found in the 2026-12
+docs/simulator.md (Exchange admin API facts, with their public sources), "Corrections found in the 2026-12
 audit"). An admin who has just granted Exchange.ManageAsApp or a role and still sees
 401/403 should hear that before they start changing the right grants back.
 """

@@ -2,7 +2,7 @@
 
 The sender (SMTPAUTH_MAIL_SENDER) and the identity's grant are the same for every
 message, so these fail every retry: give up at once and say the fix, rather than
-try for 16 hours. Sources: /work/shared/reference/notifications.md, "Corrections
+try for 16 hours. Sources: docs/simulator.md (Teams and mail facts, with their public sources), "Corrections
 found in the 2026-12 audit" (microsoft-graph-docs #5143, #7580,
 microsoft-graph-docs-contrib#405, #8731).
 """
