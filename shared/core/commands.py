@@ -36,6 +36,15 @@ def tenant_add(tenant: str = "TENANT") -> str:
     return f"{CLI} tenant add --tenant {target} --domain DOMAIN"
 
 
+def tenant_set(tenant: str, options: str = "OPTION ...") -> str:
+    """``options`` is a literal the caller writes (e.g. ``--notify-email ADDRESS``)."""
+    return f"{CLI} tenant set --tenant {shlex.quote(tenant)} {options}"
+
+
+def tenant_show(tenant: str) -> str:
+    return f"{CLI} tenant show --tenant {shlex.quote(tenant)}"
+
+
 def check(tenant: str | None = None, *, json: bool = False) -> str:
     return (
         f"{CLI} check" + (f" --tenant {shlex.quote(tenant)}" if tenant else "") + (" --json" if json else "")

@@ -43,6 +43,16 @@ MAILBOX_FIX: Mapping[str, bool | None] = MappingProxyType({"disable": True, "org
 DEFAULT_MAILBOX_FIX = "disable"
 # Any one text field of a row (reason, ticket, approver, addresses, domain).
 TEXT_MAX = 1024
+# The longest an exception may be approved for, from the day it is written (README
+# "Settings", SMTPAUTH_MAX_EXCEPTION_DAYS): an approval is looked at again at least
+# this often. Checked when the CLI writes one, not on rows already stored.
+EXCEPTION_DAYS = Bounds(1, 3650, 730)
+
+# -- CLI ---------------------------------------------------------------------------
+
+# Rows shown by `history` and `audit`; one Table Storage page holds 1,000.
+HISTORY_LIMIT = Bounds(1, 1000, 10)
+AUDIT_LIMIT = Bounds(1, 1000, 50)
 
 # -- app settings (README "Settings") ----------------------------------------------
 

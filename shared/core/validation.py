@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from shared.core.limits import QUEUE_NAME_MAX, TEXT_MAX, Bounds
@@ -168,6 +169,38 @@ def check_storage_connection_string(value: str) -> str:
     return text
 
 
+def split_addresses(text: str) -> tuple[str, ...]:
+    """A recipient list as the tenant row keeps it: addresses separated by ``;`` or ``,``."""
+    return tuple(part.strip() for part in re.split(r"[;,]", text) if part.strip())
+
+
+def check_address(value: str) -> str:
+    """One email address, without surrounding blanks. A URL is refused without being
+    repeated: a webhook URL pasted here is a secret."""
+    text = value.strip()
+    if "://" in text:
+        raise ValidationError(
+            "must be an email address, not a URL (a webhook URL is a secret: never type it here)"
+        )
+    if not is_address(text):
+        raise ValidationError(f"{value!r} is not an email address")
+    return text
+
+
+def check_expiry(expires: date, today: date, max_days: int) -> date:
+    """An exception's last day: not in the past, and at most ``max_days`` from today
+    (an approval is re-confirmed at least that often)."""
+    if expires < today:
+        raise ValidationError(f"{expires} is in the past (today is {today} UTC)")
+    latest = today + timedelta(days=max_days)
+    if expires > latest:
+        raise ValidationError(
+            f"{expires} is more than {max_days} days away (SMTPAUTH_MAX_EXCEPTION_DAYS); "
+            f"the latest allowed today is {latest}"
+        )
+    return expires
+
+
 def check_whole_number(value: object, bounds: Bounds) -> int:
     """A whole number within bounds; digits in a string count (app settings, the
     command line, and Storage Explorer, where typing one is easy)."""
@@ -194,6 +227,10 @@ def check_text(value: str, limit: int = TEXT_MAX) -> str:
     """Text of at most ``limit`` characters, without surrounding blanks."""
     if len(value) > limit:
         raise ValidationError(f"must be at most {limit} characters, got {len(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # bytes the terminal could not decode (surrogateescape)
+        raise ValidationError("must be valid UTF-8 text") from None
     return value.strip()
 
 

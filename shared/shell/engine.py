@@ -168,8 +168,8 @@ async def _remediate(
 
 
 async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
-    """What remediation would do now, whatever the tenant's mode; writes no history
-    and changes nothing in Exchange (the plan is audited as such)."""
+    """What remediation would do now, whatever the tenant's mode; changes nothing
+    anywhere: no history, no audit row, no lock, nothing in Exchange."""
     now = services.clock()
     policy = load.policy
     if not load.ok or policy is None:

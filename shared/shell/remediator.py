@@ -92,7 +92,7 @@ class Remediator:
         *,
         dry_run: bool = False,
     ) -> RemediationOutcome | None:
-        """Plan (and unless ``dry_run``, apply) the fixes for one tenant's findings."""
+        """Plan (and unless ``dry_run``, apply and audit) the fixes for one tenant's findings."""
         actions = actions_for(findings, policy)
         if not actions:
             return None
@@ -104,11 +104,10 @@ class Remediator:
         )
         decided = plan(actions, policy, observed, evidence, now)
         planned, note = decided.results, decided.note
+        if dry_run:  # `plan`: says what would happen, and writes nothing anywhere
+            return RemediationOutcome(policy.mode, planned, note)
         run_id = uuid.uuid4().hex
         summary = evidence_summary(evidence, policy)
-        if dry_run:
-            await self.audit.append(tenant, run_id, self.clock(), planned, "plan", summary)
-            return RemediationOutcome(policy.mode, planned, note)
         attempting = set(decided.planned)
         if attempting:
             # Intent first (held ones included): if the process dies mid-write, the

@@ -197,11 +197,21 @@ def _note(outcome: RemediationOutcome) -> str:
     return outcome.note
 
 
-def plan_json(result: CheckResult) -> dict[str, Any]:
+def plan_exit_code(result: CheckResult) -> int:
+    """As check: 0 nothing to do, 1 drift or changes planned, 2 could not check."""
+    planned = result.remediation is not None and any(
+        r.status is ActionStatus.PLANNED for r in result.remediation.results
+    )
+    return max(exit_code([result]), 1 if planned else 0)
+
+
+def plan_document(result: CheckResult) -> dict[str, Any]:
+    """check's envelope; each result's ``remediation`` is what would be done (its
+    actions ``planned`` or ``held``), ``changes`` null: a plan records nothing."""
     doc = result_json(result)
-    empty: dict[str, Any] = {"mode": None, "note": None, "stopped": None, "actions": []}
-    doc["plan"] = remediation_json(result.remediation) or empty
-    return doc
+    if doc["remediation"] is None and result.status is not Status.ERROR:
+        doc["remediation"] = {"mode": None, "note": None, "stopped": None, "actions": []}
+    return {"version": JSON_VERSION, "exit_code": plan_exit_code(result), "results": [doc]}
 
 
 def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remediation") -> list[str]:

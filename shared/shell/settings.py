@@ -21,6 +21,7 @@ from shared.core.limits import (
     DEFAULT_GRAPH_URL,
     DEFAULT_SCHEDULE,
     DEFAULT_TABLE_PREFIX,
+    EXCEPTION_DAYS,
     NOTIFY_MAX_ATTEMPTS,
     PARALLEL_TENANTS,
     REMINDER_HOURS,
@@ -201,6 +202,8 @@ class Settings:
     # wherever its own row sends; the Teams one is the NAME of the webhook's setting.
     ops_email: tuple[str, ...] = ()
     ops_teams_setting: str | None = None
+    # The longest an exception may be approved for when the CLI writes it, in days.
+    max_exception_days: int = EXCEPTION_DAYS.default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -228,6 +231,7 @@ class Settings:
             check_queue=check_queue_setting(env),
             ops_email=_optional(env, "SMTPAUTH_OPS_EMAIL", check_addresses) or (),
             ops_teams_setting=_optional(env, "SMTPAUTH_OPS_TEAMS_WEBHOOK_SETTING", check_webhook_setting),
+            max_exception_days=_bounded(env, "SMTPAUTH_MAX_EXCEPTION_DAYS", EXCEPTION_DAYS),
         )
 
 

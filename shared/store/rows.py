@@ -9,7 +9,6 @@ from shared.core.validation and shared.core.limits, the same as the CLI's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
@@ -26,6 +25,7 @@ from shared.core.limits import (
 from shared.core.model import EvidencePolicy, MailboxException, Mode, Recipients, TenantLoad, TenantPolicy
 from shared.core.validation import (
     ValidationError,
+    check_address,
     check_domain,
     check_tenant_id,
     check_text,
@@ -34,6 +34,7 @@ from shared.core.validation import (
     is_address,
     is_guid,
     is_setting_name,
+    split_addresses,
 )
 from shared.store.keys import safe_key
 
@@ -136,13 +137,9 @@ def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
     except ValueError:
         raise row.error("Mode", f"must be 'report' or 'remediate', got {mode_text!r}") from None
     emails = tuple(
-        part.strip()
-        for part in re.split(r"[;,]", row.text("NotifyEmail", required=False) or "")
-        if part.strip()
+        row.checked("NotifyEmail", check_address, address)
+        for address in split_addresses(row.text("NotifyEmail", required=False) or "")
     )
-    for address in emails:
-        if not is_address(address):
-            raise row.error("NotifyEmail", f"{address!r} is not an email address")
     teams = row.text("NotifyTeamsWebhookSetting", required=False)
     if teams is not None:
         teams = row.checked("NotifyTeamsWebhookSetting", check_webhook_setting, teams)
@@ -200,8 +197,8 @@ def _parse_tenant_row_for_alerts(entity: Mapping[str, Any]) -> TenantPolicy:
             raise
         salvaged = dict(entity)
         if exc.field == "NotifyEmail":
-            parts = re.split(r"[;,]", str(entity.get("NotifyEmail") or ""))
-            salvaged["NotifyEmail"] = ";".join(p.strip() for p in parts if is_address(p.strip()))
+            parts = split_addresses(str(entity.get("NotifyEmail") or ""))
+            salvaged["NotifyEmail"] = ";".join(p for p in parts if is_address(p) and "://" not in p)
         else:
             salvaged.pop(exc.field)
         try:
@@ -224,8 +221,8 @@ def parse_recipients(entity: Mapping[str, Any]) -> Recipients | None:
     the rest of the row holds: a row that cannot be checked must still reach the
     people it names (never used for a check). None: it names nobody valid."""
     raw_email, raw_teams = entity.get("NotifyEmail"), entity.get("NotifyTeamsWebhookSetting")
-    parts = re.split(r"[;,]", raw_email) if isinstance(raw_email, str) else []
-    emails = tuple(p.strip() for p in parts if is_address(p.strip()))
+    parts = split_addresses(raw_email) if isinstance(raw_email, str) else ()
+    emails = tuple(p for p in parts if is_address(p))
     teams = raw_teams.strip() if isinstance(raw_teams, str) and is_setting_name(raw_teams.strip()) else None
     return Recipients(emails, teams) if emails or teams else None
 
@@ -301,3 +298,69 @@ def exception_entity(tenant_id: str, exc: MailboxException) -> dict[str, Any]:
         "Ticket": exc.ticket or "",
         "Expires": exc.expires.isoformat(),
     }
+
+
+# -- the write check: what is written is what the loader reads back ------------------
+
+# TenantPolicy field -> the tenant row's column (tenant_entity writes each).
+TENANT_COLUMNS = {
+    "initial_domain": "InitialDomain",
+    "desired_org_disabled": "SmtpClientAuthenticationDisabled",
+    "mode": "Mode",
+    "enabled": "Enabled",
+    "notify_email": "NotifyEmail",
+    "notify_teams_setting": "NotifyTeamsWebhookSetting",
+    "mailbox_fix_value": "MailboxFix",
+    "evidence_days": "EvidenceDays",
+    "when_evidence_unavailable": "WhenEvidenceUnavailable",
+    "max_changes_per_run": "MaxChangesPerRun",
+    "interval_minutes": "IntervalMinutes",
+}
+
+
+def tenant_column(field_name: str, value: Any) -> Any:
+    """One tenant field as tenant_entity writes its column."""
+    probe = replace(TenantPolicy("probe", "probe"), **{field_name: value})
+    return tenant_entity(probe)[TENANT_COLUMNS[field_name]]
+
+
+def _same_or_error(row: _Row, written: Any, read: Any, fields: Mapping[str, str]) -> None:
+    for field_name, column in fields.items():
+        if getattr(written, field_name) != getattr(read, field_name):
+            raise row.error(column, "would not read back as given")
+
+
+def checked_tenant_entity(entity: Mapping[str, Any], intended: Mapping[str, Any]) -> TenantPolicy:
+    """The loader's own check on a tenant row about to be written: it must parse, and
+    each field in ``intended`` must read back as given. Raises RowError (naming the
+    column) instead of letting a write store what the next run would refuse."""
+    policy = parse_tenant_row(entity)
+    row = _Row(entity)
+    for field_name, value in intended.items():
+        if getattr(policy, field_name) != value:
+            raise row.error(TENANT_COLUMNS.get(field_name), "would not read back as given")
+    return policy
+
+
+def checked_tenant_row(policy: TenantPolicy) -> dict[str, Any]:
+    """tenant_entity(policy), checked by the loader (see checked_tenant_entity)."""
+    entity = tenant_entity(policy)
+    checked_tenant_entity(entity, {name: getattr(policy, name) for name in TENANT_COLUMNS})
+    if check_tenant_id(policy.tenant_id) != policy.tenant_id:
+        raise RowError(policy.tenant_id, TENANT_ROW, "PartitionKey", "would not read back as given")
+    return entity
+
+
+def checked_exception_row(tenant_id: str, exc: MailboxException) -> dict[str, Any]:
+    """exception_entity(), checked by the loader: it parses and reads back equal."""
+    entity = exception_entity(tenant_id, exc)
+    row = _Row(entity)
+    if not row.row.startswith(EXCEPTION_PREFIX):
+        raise row.error("RowKey", f"must start with {EXCEPTION_PREFIX!r}")
+    read = parse_exception_row(entity)
+    if read != exc:
+        names = ("mailbox", "mailbox_guid", "reason", "approver", "ticket", "expires")
+        columns = ("Mailbox", "MailboxGuid", "Reason", "Approver", "Ticket", "Expires")
+        _same_or_error(row, exc, read, dict(zip(names, columns, strict=True)))
+        raise row.error(None, "would not read back as given")
+    return entity

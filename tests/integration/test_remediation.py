@@ -239,18 +239,25 @@ async def test_plan_shows_what_would_happen_and_changes_nothing(sim, tenant_id):
     async with services() as svc:
         await monitor(svc, tenant_id, domain)  # report mode: plan works whatever the mode
     text = cli("plan", "--tenant", tenant_id)
-    assert text.returncode == 0, text.stderr
+    assert text.returncode == 1, text.stderr  # as check: drift, changes planned
     assert "nothing has been changed" in text.stdout and "HELD" in text.stdout
-    doc = json.loads(cli("plan", "--tenant", tenant_id, "--json").stdout)
+    planned = cli("plan", "--tenant", domain, "--json")  # the initial domain names it too
+    doc = json.loads(planned.stdout)
+    assert planned.returncode == doc["exit_code"] == 1
+    # check's envelope; the actions are said once, in the result's remediation.
+    assert set(doc) == {"version", "exit_code", "results"} and doc["version"] == 1
+    (result,) = doc["results"]
+    assert "plan" not in result and result["changes"] is None
     # User 2 has its own override, so the org switch would not cut it off; its mailbox action would.
-    assert {(a["target"], a["status"]) for a in doc["plan"]["actions"]} == {
+    assert {(a["target"], a["status"]) for a in result["remediation"]["actions"]} == {
         ("organization", "planned"),
         (tenant.mailbox_at(1).address, "planned"),
         (tenant.mailbox_at(2).address, "held"),
     }
     assert sets(sim, tenant_id) == []
-    audit = json.loads(cli("audit", "--tenant", tenant_id, "--json").stdout)
-    assert {a["Source"] for a in audit} == {"plan"} and len(audit) == 6
+    # Nothing written anywhere: no audit row, no run.
+    assert json.loads(cli("audit", "--tenant", tenant_id, "--json").stdout) == []
+    assert "no runs recorded" in cli("history", "--tenant", tenant_id).stdout
 
 
 def _between_check_and_write(sim, change):

@@ -223,8 +223,22 @@ def test_the_cli_takes_its_checks_from_core_not_the_storage_layer():
         for alias in node.names
     }
     # The row key an exception is written under is the store's business, not a check;
-    # so is the error a stored row that cannot be read raises (the CLI reports it).
-    assert from_store <= {"exception_row_key", "RecordError"}
+    # so are the errors a stored row or a refused write raises (the CLI reports them,
+    # naming the option: the store runs the loader's own check before every write),
+    # and the row's schema that `tenant show` prints column by column.
+    assert from_store <= {
+        "exception_row_key",
+        "RecordError",
+        "RowError",
+        "TenantRowChanged",
+        "DesiredStateStore",
+        "EXCEPTION_PREFIX",
+        "TENANT_COLUMNS",
+        "parse_tenant_row",
+        "tenant_entity",
+    }
+    checks = {"check_tenant_id", "check_text", "check_domain", "check_webhook_setting", "is_address"}
+    assert not from_store & checks
 
 
 def test_validation_and_limits_need_only_the_standard_library():

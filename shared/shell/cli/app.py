@@ -14,7 +14,7 @@ from azure.core.exceptions import AzureError
 from shared.adapters.credentials import IdentitySettingError
 from shared.core.commands import CLI
 from shared.shell.cli import check, exception, plan, teams, tenant, terminal, trail
-from shared.shell.cli.args import EXIT_ERROR, EXIT_INTERRUPTED, UsageError, needs_all
+from shared.shell.cli.args import EXIT_ERROR, EXIT_INTERRUPTED, Parser, UsageError, needs_all
 from shared.shell.settings import Settings, SettingsError, SettingsScope
 from shared.shell.unreachable import ServiceUnreachable, is_connection_error
 from shared.store.records import RecordError
@@ -25,7 +25,7 @@ GROUPS = (check, tenant, exception, plan, trail, teams)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=CLI,
         description="SMTP AUTH Guard: keep SMTP AUTH off in Exchange Online, with approved exceptions.",
         epilog="Settings come from the environment: AzureWebJobsStorage, SMTPAUTH_EXCHANGE_URL, "

@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 
-from shared.core.commands import tenant_add
+from shared.core.commands import tenant_add, tenant_set
 from shared.shell import report
 from shared.shell.cli import terminal
 from shared.shell.cli.args import UsageError, tenant_arg
+from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.cycle import run_cycle
 from shared.shell.settings import Settings
@@ -27,14 +28,24 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     it queues what they tell (or the next scheduled run would see nothing new and
     nobody would hear). Sending is left to the timer and its managed identity."""
     progress = terminal.progress()
+    monitored = 0
     try:
         async with cli_runtime(settings) as runtime:
-            cycle = await run_cycle(runtime, args.tenant, deliver=False, progress=progress)
+            tenant = await resolve_tenant(runtime.desired, args.tenant) if args.tenant else None
+            cycle = await run_cycle(runtime, tenant, deliver=False, progress=progress)
+            if not cycle.results and not tenant:
+                monitored = len(await runtime.desired.load())
     finally:
         progress.clear()  # before the summary, an error or the interrupt line
     results = cycle.results
-    if args.tenant and not results:
-        raise UsageError(f"tenant {args.tenant} is not monitored (add it: {tenant_add(args.tenant)})")
+    if tenant and not results:
+        raise UsageError(f"tenant {tenant} is not monitored (add it: {tenant_add(tenant)})")
+    if not results:
+        raise UsageError(
+            f"no tenant to check: {monitored} monitored, all disabled (enable one: {tenant_set('TENANT', '--enabled')})"
+            if monitored
+            else f"no tenant is monitored: add one with {tenant_add()}"
+        )
     if cycle.queued:
         print(f"{cycle.queued:,} notification(s) queued; the next scheduled run sends them", file=sys.stderr)
     if args.json:

@@ -6,9 +6,9 @@ import argparse
 import json
 
 from shared.core.commands import tenant_add
-from shared.core.model import Status
 from shared.shell import report
-from shared.shell.cli.args import EXIT_ERROR, EXIT_OK, UsageError, tenant_arg
+from shared.shell.cli.args import UsageError, tenant_arg
+from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.engine import plan_tenant
 from shared.shell.settings import Settings
@@ -16,19 +16,21 @@ from shared.shell.settings import Settings
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = commands.add_parser("plan", help="show what remediation would do now, and why; changes nothing")
-    plan.add_argument("--tenant", type=tenant_arg, required=True)
+    plan.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
     plan.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
     plan.set_defaults(run=run)
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Exits like check: 0 nothing to do, 1 drift or changes planned, 2 could not check."""
     async with cli_runtime(settings) as services:
-        loads = await services.desired.load(args.tenant)
+        tenant = await resolve_tenant(services.desired, args.tenant)
+        loads = await services.desired.load(tenant)
         if not loads:
-            raise UsageError(f"tenant {args.tenant} is not monitored (add it: {tenant_add(args.tenant)})")
+            raise UsageError(f"tenant {tenant} is not monitored (add it: {tenant_add(tenant)})")
         result = await plan_tenant(loads[0], services)
     if args.json:
-        print(json.dumps(report.plan_json(result), indent=2))
+        print(json.dumps(report.plan_document(result), indent=2))
     else:
         print(report.plan_text(result), end="")
-    return EXIT_ERROR if result.status is Status.ERROR else EXIT_OK
+    return report.plan_exit_code(result)

@@ -13,12 +13,13 @@ import secrets
 import sys
 
 from shared.adapters.teams_webhook import describe, webhook_url
-from shared.core.commands import CLI, tenant_add
+from shared.core.commands import CLI, tenant_add, tenant_set
 from shared.core.delivery import DeliveryError
 from shared.notify import card
 from shared.notify.probe import TITLE, compose_probe
 from shared.notify.text import clean, when
 from shared.shell.cli.args import EXIT_ERROR, EXIT_OK, UsageError, tenant_arg
+from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.settings import Settings
 
@@ -39,6 +40,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     async with cli_runtime(settings) as services:
+        args.tenant = await resolve_tenant(services.desired, args.tenant)
         loads = await services.desired.load(args.tenant)
         if not loads or loads[0].policy is None:
             raise UsageError(
@@ -49,8 +51,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         if not setting:
             raise UsageError(
                 f"tenant {args.tenant} names no Teams webhook setting: set one with "
-                f"{CLI} tenant add --tenant {args.tenant} --domain {policy.initial_domain or 'DOMAIN'} "
-                "--teams-webhook-setting NAME (with the tenant's other options)"
+                f"{tenant_set(args.tenant, '--teams-webhook-setting NAME')}"
             )
         try:
             url = webhook_url(setting, os.environ)
