@@ -63,3 +63,23 @@ def test_clients_are_never_carried_to_another_event_loop(sim, tenant_id):
     c, _ = asyncio.run(twice())
     assert a is b  # one loop: one pool
     assert c is not a  # a new loop (a restarted worker): built anew
+
+
+def test_a_pool_is_closed_when_its_loop_ends(sim, tenant_id, caplog):
+    """The CLI and the demo run each job under its own ``asyncio.run``: what the job
+    kept warm is closed with that loop, not left for the garbage collector."""
+    import gc
+
+    sim.add_tenant(tenant_id, "ends.onmicrosoft.com").seed(3)
+
+    async def seed() -> None:
+        async with services() as svc:
+            await svc.desired.put_tenant(TenantPolicy(tenant_id, "ends.onmicrosoft.com"))
+
+    asyncio.run(seed())
+    caplog.set_level("ERROR", logger="asyncio")
+    for _ in range(2):
+        (result,) = asyncio.run(scheduled_check(Settings.from_env()))
+        assert result.status is Status.COMPLIANT
+    gc.collect()
+    assert not [r for r in caplog.records if "Unclosed" in r.getMessage()]
