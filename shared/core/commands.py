@@ -18,7 +18,8 @@ def exception_add(tenant: str, mailbox: str = "ADDRESS") -> str:
     target = mailbox if mailbox == "ADDRESS" else q(mailbox)
     return (
         f"{CLI} exception add --tenant {q(tenant)} --mailbox {target} "
-        "--reason REASON --approver APPROVER --expires YYYY-MM-DD"
+        # --ticket is optional to the CLI, but an approval an auditor can trace has one.
+        "--reason REASON --approver APPROVER --ticket TICKET --expires YYYY-MM-DD"
     )
 
 

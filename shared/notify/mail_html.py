@@ -4,6 +4,7 @@ no external resources."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 
@@ -13,6 +14,21 @@ from shared.notify.message import Message, Section, Tone
 _COLOR = {Tone.ATTENTION: "#c4314b", Tone.WARNING: "#c17f00", Tone.GOOD: "#237b4b", Tone.DEFAULT: "#4b5563"}
 _FONT = "font-family:'Segoe UI',Helvetica,Arial,sans-serif;"
 _WRAP = "overflow-wrap:anywhere;word-break:break-word;"
+# Browsers break lines after a hyphen, which would split ``--approver`` or
+# ``Set-CASMailbox`` in two: a command never wraps (nowrap); one wider than the mail
+# scrolls in its own box where the client can, instead of widening the whole mail.
+_MONO = (
+    "font-family:Consolas,Menlo,'Courier New',monospace;font-size:13px;background:#f3f4f6;"
+    "padding:0 2px;white-space:nowrap;display:inline-block;max-width:100%;overflow-x:auto;"
+    "vertical-align:bottom;"
+)
+# The commands a message tells people to run (shared.core.commands): the admin CLI's,
+# whose words may hold a dot or comma but not end with one (that ends the sentence),
+# and the Exchange PowerShell fixes, which end at their $true / $false / $null.
+_COMMAND = re.compile(
+    rf"{re.escape(commands.CLI)}(?: (?:'[^']*'|[^\s()'.,;:]|[.,;:](?=[^\s)]))+)+"
+    r"|Set-(?:CASMailbox|TransportConfig) [^,;()]*?-SmtpClientAuthenticationDisabled \$(?:true|false|null)"
+)
 
 
 @dataclass(frozen=True)
@@ -25,15 +41,29 @@ def e(text: str) -> str:
     return escape(text, quote=True)
 
 
+def code(command: str) -> str:
+    """A command in monospace, on one line."""
+    return f'<code style="{_MONO}">{e(command)}</code>'
+
+
+def rich(text: str) -> str:
+    """Escaped text, the commands in it set as code."""
+    out, last = [], 0
+    for match in _COMMAND.finditer(text):
+        out += [e(text[last : match.start()]), code(match.group(0))]
+        last = match.end()
+    return "".join(out) + e(text[last:])
+
+
 def _section(section: Section) -> str:
     color = _COLOR[section.tone]
     parts = [f'<h2 style="font-size:16px;margin:24px 0 6px;color:{color}">{e(section.heading)}</h2>']
     if section.note:
-        parts.append(f'<p style="margin:0 0 8px;{_WRAP}">{e(section.note)}</p>')
+        parts.append(f'<p style="margin:0 0 8px;{_WRAP}">{rich(section.note)}</p>')
     if section.lines:
         items = "".join(
-            f'<li style="margin:0 0 4px;{_WRAP}"><strong>{e(line.text)}</strong>'
-            + (f' <span style="color:#4b5563">· {e(line.detail)}</span>' if line.detail else "")
+            f'<li style="margin:0 0 4px;{_WRAP}"><strong>{rich(line.text)}</strong>'
+            + (f' <span style="color:#4b5563">· {rich(line.detail)}</span>' if line.detail else "")
             + "</li>"
             for line in section.lines
         )
@@ -41,7 +71,7 @@ def _section(section: Section) -> str:
     if section.more:
         parts.append(
             f'<p style="margin:6px 0 0;color:#6b7280">… and {section.more:,} more '
-            f"(<code>{e(commands.check(json=True))}</code> lists them all)</p>"
+            f"({code(commands.check(json=True))} lists them all)</p>"
         )
     return "".join(parts)
 
@@ -50,12 +80,12 @@ def render(message: Message) -> Email:
     color = _COLOR[message.tone]
     facts = "".join(
         f'<tr><td style="padding:2px 16px 2px 0;color:#6b7280;white-space:nowrap;vertical-align:top">{e(k)}</td>'
-        f'<td style="padding:2px 0;{_WRAP}">{e(v)}</td></tr>'
+        f'<td style="padding:2px 0;{_WRAP}">{rich(v)}</td></tr>'
         for k, v in message.facts
     )
     todo = ""
     if message.todo:
-        steps = "".join(f'<li style="margin:0 0 6px;{_WRAP}">{e(step)}</li>' for step in message.todo)
+        steps = "".join(f'<li style="margin:0 0 6px;{_WRAP}">{rich(step)}</li>' for step in message.todo)
         todo = (
             '<h2 style="font-size:16px;margin:24px 0 6px">What to do</h2>'
             f'<ol style="margin:0;padding-left:20px">{steps}</ol>'
