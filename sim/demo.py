@@ -13,11 +13,9 @@ digest, and stops what it started.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import shlex
-import shutil
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from shared.store.rows import exception_row_key
 
 from .azurite import Azurite
 from .graph_signins import sign_in
+from .received import Received
 from .server import SimServer
 
 TENANT = "8f6a3c1e-2b4d-4e5f-9a0b-1c2d3e4f5a6b"
@@ -41,7 +40,7 @@ MAILBOXES = 3000
 UNAPPROVED = (17, 512, 1999, 2750)  # mailboxes someone switched on without approval
 TEAMS_SETTING = "SMTPAUTH_TEAMS_WEBHOOK_CONTOSO"  # the app setting that holds the webhook URL
 SENDER = "smtp-auth-guard@contoso.com"
-OUT = Path(__file__).resolve().parent.parent / "out" / "demo"
+OUT = Path("out") / "demo"  # under the folder it runs in: `make demo` runs at the root
 
 
 def say(text: str = "") -> None:
@@ -52,6 +51,8 @@ def run_cli(*args: str) -> int:
     say(f"$ {CLI} {shlex.join(args)}")
     code = cli(list(args))
     say()
+    if code == 2:  # a usage error or a dead service: what follows would show nothing true
+        raise SystemExit(f"demo stopped: `{CLI} {shlex.join(args)}` failed (exit 2)")
     return code
 
 
@@ -59,26 +60,12 @@ class Sent:
     """What the simulator's Teams webhook and sendMail received since the last look."""
 
     def __init__(self, server: SimServer) -> None:
-        self.server = server
-        self.posts = self.mails = 0
-        shutil.rmtree(OUT, ignore_errors=True)
-        OUT.mkdir(parents=True)
+        self.received = Received(server, OUT)
 
     def show(self, step: str) -> None:
-        posts, mails = self.server.teams_posts[self.posts :], self.server.sent_mails[self.mails :]
-        self.posts, self.mails = self.posts + len(posts), self.mails + len(mails)
-        if not posts and not mails:
-            say("  Notifications: nothing sent (nothing changed).")
-            return
-        for n, post in enumerate(posts, 1):
-            path = OUT / f"{step}-teams-card-{n}.json"
-            path.write_text(json.dumps(post.payload, indent=2, ensure_ascii=False), encoding="utf-8")
-            title = "".join(run["text"] for run in post.card["body"][0]["items"][0]["inlines"])
-            say(f'  Teams: card "{title}" ({post.size:,} bytes) -> {path.relative_to(OUT.parent.parent)}')
-        for n, mail in enumerate(mails, 1):
-            path = OUT / f"{step}-email-{n}.html"
-            path.write_text(mail.content, encoding="utf-8")
-            say(f'  Email to {", ".join(mail.to)}: "{mail.subject}" -> {path.relative_to(OUT.parent.parent)}')
+        lines = self.received.new(step)
+        for line in lines or ["Notifications: nothing sent (nothing changed)."]:
+            say(f"  {line}")
 
 
 def seed(server: SimServer) -> None:
@@ -123,10 +110,7 @@ def remediation_cycle(server: SimServer, sent: Sent) -> None:
     say(f"Remediation. Someone turns SMTP AUTH on for {rogue[0].address}, {rogue[1].address}")
     say(f"and {printer.address} (no exception). The lobby printer really uses it: the sign-in")
     say("logs show it yesterday. The tenant is switched to remediate mode:\n")
-    run_cli(
-        "tenant", "add", "--tenant", TENANT, "--domain", DOMAIN, "--notify-email", "secops@contoso.com",
-        "--teams-webhook-setting", TEAMS_SETTING, "--mode", "remediate",
-    )  # fmt: skip
+    run_cli("tenant", "set", "--tenant", TENANT, "--mode", "remediate")
     run_cli("plan", "--tenant", TENANT)
     say("Running the scheduled check in remediate mode ...\n")
     fourth = asyncio.run(scheduled_check(Settings.from_env()))
