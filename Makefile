@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format check-deps clean
+.PHONY: demo sim test bench lint format check-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ deps: $(STAMP) node_modules/.package-lock.json
 
 demo: deps
 	$(PY) -m sim.demo
+
+# Azurite and the simulator in the foreground, a seeded tenant, the `export` lines to
+# paste into another shell; Ctrl-C stops both (README "Try it by hand").
+sim: deps
+	$(PY) -m sim.sandbox
 
 test: deps lint
 	$(PY) -m pytest
