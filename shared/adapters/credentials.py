@@ -8,20 +8,25 @@ without them, the CLI falls back to the developer credentials of
 probe turned off so nothing waits on an instance metadata endpoint that is not there.
 
 Every client bound to a tenant (Exchange, the sign-in evidence reader) gets its
-credential from one call, ``TenantCredentials.for_tenant(tenant_id)``.
+credential from one call, ``TenantCredentials.for_tenant(tenant_id)``: the managed
+identity for its home tenant, and for a customer tenant the multi-tenant app that
+trusts the identity as a federated credential (docs/tenants.md).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
 
+from shared.core.limits import DEFAULT_TOKEN_EXCHANGE_AUDIENCE
 from shared.core.validation import ValidationError, check_endpoint_url
 
 # The App Service / Functions identity endpoint is on the instance itself: it answers
@@ -147,30 +152,153 @@ def _unreachable(exc: Exception) -> IdentityUnreachableError:
     )
 
 
+@dataclass(frozen=True)
+class Federation:
+    """How customer tenants are reached: the multi-tenant app registered in the home
+    tenant, whose federated identity credential trusts the user-assigned managed
+    identity. The identity's token for ``audience`` is the app's client assertion
+    in every customer tenant; no secret, certificate or refresh token exists.
+
+    ``home_tenant`` (as the desired-state rows name it) is read with the identity
+    itself. ``app_id`` is the default app; a tenant row may name another one.
+    """
+
+    home_tenant: str | None = None
+    app_id: str | None = None
+    identity_client_id: str | None = None  # the user-assigned identity (AZURE_CLIENT_ID)
+    audience: str = DEFAULT_TOKEN_EXCHANGE_AUDIENCE
+    authority: str | None = None  # the Entra host; None = azure-identity's default
+
+    def is_home(self, tenant_id: str) -> bool:
+        return self.home_tenant is not None and tenant_id.lower() == self.home_tenant.lower()
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class IdentityAssertion:
+    """The managed identity's token for the token exchange audience, as the client
+    assertion of the multi-tenant app.
+
+    azure-identity 1.27's aio ``ClientAssertionCredential`` calls its assertion
+    function synchronously (it does not await it), so this uses the sync
+    ``ManagedIdentityCredential``, built once and shared by every customer tenant:
+    the assertion names the home tenant and the identity, never a customer tenant,
+    and the credential caches it until it nears expiry. A lock keeps two tenants'
+    first token requests from asking the identity endpoint twice at once.
+    """
+
+    def __init__(self, client_id: str | None, audience: str = DEFAULT_TOKEN_EXCHANGE_AUDIENCE) -> None:
+        self._client_id = client_id
+        self._scope = audience.rstrip("/") + "/.default"
+        self._credential: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._credential is None:
+                if not has_managed_identity_endpoint():
+                    # A developer sign-in cannot stand in: the app trusts the identity only.
+                    raise ClientAuthenticationError(
+                        "a customer tenant is reached through the managed identity's federated "
+                        "credential, and no managed identity endpoint is here (IDENTITY_ENDPOINT); "
+                        "run this where the function app's identity is"
+                    )
+                from azure.identity import ManagedIdentityCredential
+
+                # The same short pipeline as the async identity: a dead endpoint is told fast.
+                if self._client_id:
+                    self._credential = ManagedIdentityCredential(
+                        client_id=self._client_id, **IDENTITY_PIPELINE
+                    )
+                else:
+                    self._credential = ManagedIdentityCredential(**IDENTITY_PIPELINE)
+            credential = self._credential
+        try:
+            return str(credential.get_token(self._scope).token)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _unreachable(exc) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            credential: _Closable | None = self._credential
+            self._credential = None
+        if credential is not None:
+            credential.close()
+
+
 class TenantCredentials:
     """The credential each monitored tenant is reached with.
 
-    Today that is the one identity the app runs as, for every tenant: the managed
-    identity (or, from the CLI, the developer sign-in). A managed identity only gets
-    tokens for its home tenant, so that is the tenant it can really check. Reaching
-    customer tenants without a secret (a multi-tenant app registration trusting the
-    managed identity as a federated credential, one ``ClientAssertionCredential`` per
-    tenant) comes behind this same call: the clients do not change.
+    The home tenant (and every tenant when no multi-tenant app is configured, as in
+    a single-tenant deployment) gets the one identity the app runs as: the managed
+    identity, or from the CLI the developer sign-in. Any other tenant gets a
+    ``ClientAssertionCredential`` for that tenant and its app, whose assertion is the
+    managed identity's token for the exchange audience. One credential per tenant and
+    app, kept: its cache holds that tenant's tokens only, so a token of one tenant can
+    never be sent to another.
 
-    Closing it closes the identity only when this object was told it owns it.
+    Closing it closes the tenants' credentials, and the identity only when this object
+    was told it owns it.
     """
 
-    def __init__(self, identity: AsyncTokenCredential, *, owns_identity: bool = False) -> None:
+    def __init__(
+        self,
+        identity: AsyncTokenCredential,
+        *,
+        owns_identity: bool = False,
+        federation: Federation | None = None,
+        assertion: Callable[[], str] | None = None,
+        **credential_options: Any,
+    ) -> None:
+        """``credential_options`` go to each customer tenant's credential (e.g.
+        ``connection_verify=`` a CA bundle, in tests against the simulator)."""
         self._identity = identity
         self._owns_identity = owns_identity
+        self._federation = federation or Federation()
+        self._assertion = assertion or IdentityAssertion(
+            self._federation.identity_client_id, self._federation.audience
+        )
+        self._options = credential_options
+        self._tenants: dict[tuple[str, str], AsyncTokenCredential] = {}
 
-    def for_tenant(self, tenant_id: str) -> AsyncTokenCredential:
-        """The credential for ``tenant_id``'s Exchange Online and Microsoft Graph."""
-        return self._identity
+    def app_for(self, tenant_id: str, app_id: str | None = None) -> str | None:
+        """The app ``tenant_id`` is reached through; None: the identity itself."""
+        if self._federation.is_home(tenant_id):
+            return None
+        return app_id or self._federation.app_id or None
+
+    def for_tenant(self, tenant_id: str, app_id: str | None = None) -> AsyncTokenCredential:
+        """The credential for ``tenant_id``'s Exchange Online and Microsoft Graph;
+        ``app_id``: the tenant row's own app, if it names one."""
+        app = self.app_for(tenant_id, app_id)
+        if app is None:
+            return self._identity
+        key = (tenant_id.lower(), app.lower())
+        credential = self._tenants.get(key)
+        if credential is None:
+            from azure.identity.aio import ClientAssertionCredential
+
+            options = dict(self._options)
+            if self._federation.authority:
+                options["authority"] = self._federation.authority
+            credential = ClientAssertionCredential(tenant_id, app, self._assertion, **options)
+            self._tenants[key] = credential
+        return credential
 
     async def close(self) -> None:
-        if self._owns_identity:
-            await self._identity.close()
+        credentials = list(self._tenants.values())
+        self._tenants.clear()
+        try:
+            for credential in credentials:
+                await credential.close()
+        finally:
+            close = getattr(self._assertion, "close", None)
+            if callable(close):
+                close()
+            if self._owns_identity:
+                await self._identity.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -30,6 +30,7 @@ class TenantClient:
 
     exchange: SmtpAuthClient
     evidence: EvidenceReader
+    app_id: str | None = None  # the multi-tenant app its credential is for; None: the identity
     users: int = field(default=0, repr=False)  # callers inside use(): never evicted meanwhile
 
     async def close(self) -> None:
@@ -68,16 +69,18 @@ class TenantClients:
     def __len__(self) -> int:
         return len(self._clients)
 
-    def get(self, tenant_id: str) -> TenantClient:
-        """The tenant's clients, built on first use. Hold them through use() for the
+    def get(self, tenant_id: str, app_id: str | None = None) -> TenantClient:
+        """The tenant's clients, built on first use (through ``app_id``, the tenant
+        row's own multi-tenant app, if it names one). Hold them through use() for the
         length of a piece of work; get() alone is for code already inside a use()."""
         key = tenant_id.lower()
         client = self._clients.get(key)
         if client is None:
-            credential = self._credentials.for_tenant(tenant_id)
+            credential = self._credentials.for_tenant(tenant_id, app_id)
             client = TenantClient(
                 SmtpAuthClient(self._exchange_url, tenant_id, credential, **self._options),
                 EvidenceReader(tenant_id, credential, self._graph_url),
+                app_id=self._credentials.app_for(tenant_id, app_id),
             )
             self._clients[key] = client
         else:
@@ -85,9 +88,18 @@ class TenantClients:
         return client
 
     @asynccontextmanager
-    async def use(self, tenant_id: str) -> AsyncIterator[TenantClient]:
-        """The tenant's clients, not closed (evicted) while the block runs."""
-        client = self.get(tenant_id)
+    async def use(self, tenant_id: str, *, app_id: str | None = None) -> AsyncIterator[TenantClient]:
+        """The tenant's clients, not closed (evicted) while the block runs; ``app_id``
+        as for get(). Clients kept from before for another app (the row's AppId was
+        edited) are closed and built again, unless someone is still using them."""
+        kept = self._clients.get(tenant_id.lower())
+        if (
+            kept is not None
+            and not kept.users
+            and kept.app_id != self._credentials.app_for(tenant_id, app_id)
+        ):
+            await self._clients.pop(tenant_id.lower()).close()
+        client = self.get(tenant_id, app_id)
         client.users += 1
         try:
             await self._trim()

@@ -74,3 +74,14 @@ CARD_MAX_KB = Bounds(4, 27, 20, why="Teams drops larger cards without telling th
 # 3-63 lower-case letters, digits and single hyphens; "-poison" (7) must still fit.
 DEFAULT_CHECK_QUEUE = "smtpauth-checks"
 QUEUE_NAME_MAX = 63 - len("-poison")
+
+# -- customer tenants through a multi-tenant app (docs/tenants.md) ------------------
+
+# The audience of the managed identity's token that the app's federated credential
+# trusts, one per cloud (Entra "Configure an application to trust a managed identity").
+TOKEN_EXCHANGE_AUDIENCES = (
+    "api://AzureADTokenExchange",
+    "api://AzureADTokenExchangeUSGov",
+    "api://AzureADTokenExchangeChina",
+)
+DEFAULT_TOKEN_EXCHANGE_AUDIENCE = TOKEN_EXCHANGE_AUDIENCES[0]

@@ -109,6 +109,9 @@ class TenantPolicy:
     max_changes_per_run: int = MAX_CHANGES_PER_RUN.default
     # Minutes between checks; 0: at every timer tick (shared.core.fanout decides).
     interval_minutes: int = INTERVAL_MINUTES.default
+    # The multi-tenant app this (customer) tenant consented to, when it is not the one
+    # in SMTPAUTH_MULTITENANT_APP_ID (an MSP with more than one app); None = that one.
+    app_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import re
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
-from shared.core.limits import QUEUE_NAME_MAX, TEXT_MAX, Bounds
+from shared.core.limits import QUEUE_NAME_MAX, TEXT_MAX, TOKEN_EXCHANGE_AUDIENCES, Bounds
 
 
 class ValidationError(ValueError):
@@ -199,6 +199,44 @@ def check_expiry(expires: date, today: date, max_days: int) -> date:
             f"the latest allowed today is {latest}"
         )
     return expires
+
+
+def check_app_id(value: str) -> str:
+    """An app registration's application (client) id: a GUID, lower case."""
+    text = value.strip()
+    if not is_guid(text):
+        raise ValidationError(f"must be an application (client) id, a GUID, got {value!r}")
+    return text.lower()
+
+
+def check_token_exchange_audience(value: str) -> str:
+    """One of the clouds' token exchange audiences, exactly as Entra spells it."""
+    text = value.strip()
+    for audience in TOKEN_EXCHANGE_AUDIENCES:
+        if text.lower() == audience.lower():
+            return audience
+    raise ValidationError(f"must be one of {', '.join(TOKEN_EXCHANGE_AUDIENCES)}, got {value!r}")
+
+
+def check_authority_host(value: str) -> str:
+    """The Entra sign-in host, https only (azure-identity refuses anything else, also
+    on loopback), e.g. https://login.microsoftonline.us; without a trailing slash."""
+    text = value.strip()
+    refused = ValidationError(
+        f"must be an https:// host such as https://login.microsoftonline.com, got {value!r}"
+    )
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        raise refused from None
+    if not host or parts.scheme != "https":
+        raise refused
+    if parts.username or parts.password or parts.query or parts.fragment or parts.path.strip("/"):
+        raise ValidationError(
+            f"must be the host only (no path, credentials, query or fragment), got {value!r}"
+        )
+    return text.rstrip("/")
 
 
 def check_whole_number(value: object, bounds: Bounds) -> int:

@@ -127,7 +127,7 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
         result = _malformed(load, now)
     else:
         # Held for the whole check: remediation uses the same tenant's clients.
-        async with services.clients.use(policy.tenant_id) as client:
+        async with services.clients.use(policy.tenant_id, app_id=policy.app_id) as client:
             try:
                 observed = await observe(client.exchange, policy, progress)
             except AzureError as exc:
@@ -174,7 +174,7 @@ async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
     policy = load.policy
     if not load.ok or policy is None:
         return _malformed(load, now)
-    async with services.clients.use(policy.tenant_id) as client:
+    async with services.clients.use(policy.tenant_id, app_id=policy.app_id) as client:
         try:
             observed = await observe(client.exchange, policy)
         except AzureError as exc:

@@ -80,7 +80,9 @@ class TenantReaders(Protocol):
 class TenantClientsPort(Protocol):
     """Each tenant's clients, held for a piece of work (shared.adapters.tenant_clients.TenantClients)."""
 
-    def use(self, tenant_id: str) -> AbstractAsyncContextManager[TenantReaders]: ...
+    def use(self, tenant_id: str, *, app_id: str | None = None) -> AbstractAsyncContextManager[TenantReaders]:
+        """``app_id``: the tenant row's own multi-tenant app, if it names one."""
+        ...
 
 
 class HistoryRecorder(HistoryReader, Protocol):

@@ -7,10 +7,11 @@ one clock that the engine, the remediator and the notifier all read.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
@@ -18,7 +19,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue.aio import QueueClient
 
 from shared.adapters.check_queue import POISON_SUFFIX, queue_client
-from shared.adapters.credentials import TenantCredentials, managed_identity
+from shared.adapters.credentials import Federation, TenantCredentials, managed_identity
 from shared.adapters.sendmail import MailSender
 from shared.adapters.teams_webhook import TeamsSender
 from shared.adapters.tenant_clients import TenantClients
@@ -68,13 +69,16 @@ async def open_runtime(
     verify: VerifyTimings | None = None,
     notify_config: NotifyConfig | None = None,
     keep_warm: bool = False,
+    tenant_credential_options: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open every client a run needs and close them all after, in reverse order.
 
     Without ``credential`` the runtime uses (and closes) the managed identity; a
     credential passed in (the CLI's workstation credential) stays the caller's. With
     ``keep_warm`` (the Functions triggers) the managed identity and the tenants' clients
-    are the process's, kept for the next invocation (shared.shell.warm)."""
+    are the process's, kept for the next invocation (shared.shell.warm).
+    ``tenant_credential_options`` go to each customer tenant's credential (tests pass
+    ``connection_verify=`` the simulator's CA bundle there)."""
     async with AsyncExitStack() as stack:
         clients: TenantClients | None = None
         if credential is None and keep_warm:
@@ -90,7 +94,9 @@ async def open_runtime(
                 raise ServiceUnreachable(TABLES.format(setting=settings.storage.setting), exc) from exc
             raise
         if clients is None:
-            clients = await stack.enter_async_context(tenant_clients(settings, credential))
+            clients = await stack.enter_async_context(
+                tenant_clients(settings, credential, **(tenant_credential_options or {}))
+            )
         desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
         locks = tables.get_table_client(names.locks)
         # Clients only: no request until the timer sends or a test reads.
@@ -126,15 +132,37 @@ async def open_runtime(
         )
 
 
-def tenant_clients(settings: Settings, credential: AsyncTokenCredential) -> TenantClients:
+def tenant_clients(
+    settings: Settings, credential: AsyncTokenCredential, **credential_options: Any
+) -> TenantClients:
     """The one place the tenants' clients are built: each tenant's Exchange client and
-    sign-in evidence reader, with that tenant's credential. Closing them closes the
-    clients, then any credential made for a tenant (never ``credential`` itself)."""
-    return TenantClients(TenantCredentials(credential), settings.exchange_url, settings.graph_url)
+    sign-in evidence reader, with that tenant's credential (the identity at home, the
+    multi-tenant app elsewhere; ``credential_options`` go to each customer tenant's).
+    Closing them closes the clients, then any credential made for a tenant (never
+    ``credential`` itself). Notifications never use these: they keep the home identity
+    (see _notifier)."""
+    federation = Federation(
+        home_tenant=settings.home_tenant,
+        app_id=settings.multitenant_app_id,
+        identity_client_id=settings.client_id,
+        audience=settings.token_exchange_audience,
+        authority=settings.authority_host,
+    )
+    credentials = TenantCredentials(credential, federation=federation, **credential_options)
+    return TenantClients(credentials, settings.exchange_url, settings.graph_url)
 
 
-def _warm_key(settings: Settings) -> tuple[str | None, str, str]:
-    return (settings.client_id, settings.exchange_url, settings.graph_url)
+def _warm_key(settings: Settings) -> tuple[str | None, ...]:
+    # What the kept clients were built from: another app or home tenant builds anew.
+    return (
+        settings.client_id,
+        settings.exchange_url,
+        settings.graph_url,
+        settings.home_tenant,
+        settings.multitenant_app_id,
+        settings.token_exchange_audience,
+        settings.authority_host,
+    )
 
 
 async def _warm_clients(settings: Settings) -> tuple[AsyncTokenCredential, TenantClients]:

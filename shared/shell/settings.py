@@ -21,6 +21,7 @@ from shared.core.limits import (
     DEFAULT_GRAPH_URL,
     DEFAULT_SCHEDULE,
     DEFAULT_TABLE_PREFIX,
+    DEFAULT_TOKEN_EXCHANGE_AUDIENCE,
     EXCEPTION_DAYS,
     NOTIFY_MAX_ATTEMPTS,
     PARALLEL_TENANTS,
@@ -31,12 +32,15 @@ from shared.core.limits import (
 from shared.core.validation import (
     ValidationError,
     check_addresses,
+    check_app_id,
+    check_authority_host,
     check_endpoint_url,
     check_ncrontab,
     check_number,
     check_queue_name,
     check_storage_connection_string,
     check_tenant_id,
+    check_token_exchange_audience,
     check_webhook_setting,
     check_whole_number,
     is_address,
@@ -204,11 +208,18 @@ class Settings:
     ops_teams_setting: str | None = None
     # The longest an exception may be approved for when the CLI writes it, in days.
     max_exception_days: int = EXCEPTION_DAYS.default
+    # Customer tenants (docs/tenants.md): the multi-tenant app that trusts the managed
+    # identity, the audience of the identity's token it trusts (per cloud), and the
+    # Entra host (azure-identity's own AZURE_AUTHORITY_HOST; None = the public cloud).
+    multitenant_app_id: str | None = None
+    token_exchange_audience: str = DEFAULT_TOKEN_EXCHANGE_AUDIENCE
+    authority_host: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         schedules = Schedules.from_env(env)
+        app_id, audience, authority = _federation(env)
         return cls(
             storage=StorageSettings.from_env(env),
             exchange_url=_setting(env, "SMTPAUTH_EXCHANGE_URL", check_endpoint_url, DEFAULT_EXCHANGE_URL),
@@ -232,7 +243,35 @@ class Settings:
             ops_email=_optional(env, "SMTPAUTH_OPS_EMAIL", check_addresses) or (),
             ops_teams_setting=_optional(env, "SMTPAUTH_OPS_TEAMS_WEBHOOK_SETTING", check_webhook_setting),
             max_exception_days=_bounded(env, "SMTPAUTH_MAX_EXCEPTION_DAYS", EXCEPTION_DAYS),
+            multitenant_app_id=app_id,
+            token_exchange_audience=audience,
+            authority_host=authority,
         )
+
+
+def _federation(env: Mapping[str, str]) -> tuple[str | None, str, str | None]:
+    """The multi-tenant app settings, checked together: the app is reached through the
+    user-assigned identity's federated credential, so it needs that identity, and the
+    home tenant is the one the identity itself reads."""
+    app_id = _optional(env, "SMTPAUTH_MULTITENANT_APP_ID", check_app_id)
+    if app_id is not None:
+        if not (env.get("AZURE_CLIENT_ID") or "").strip():
+            raise SettingsError(
+                "SMTPAUTH_MULTITENANT_APP_ID needs AZURE_CLIENT_ID: only a user-assigned managed "
+                "identity can be the app's federated credential"
+            )
+        if not (env.get("SMTPAUTH_HOME_TENANT") or "").strip():
+            raise SettingsError(
+                "SMTPAUTH_MULTITENANT_APP_ID needs SMTPAUTH_HOME_TENANT, the tenant the managed "
+                "identity lives in (read with the identity itself; every other tenant through the app)"
+            )
+    audience = _setting(
+        env,
+        "SMTPAUTH_TOKEN_EXCHANGE_AUDIENCE",
+        check_token_exchange_audience,
+        DEFAULT_TOKEN_EXCHANGE_AUDIENCE,
+    )
+    return app_id, audience, _optional(env, "AZURE_AUTHORITY_HOST", check_authority_host)
 
 
 def _table_prefix(value: str) -> str:

@@ -26,6 +26,7 @@ from shared.core.model import EvidencePolicy, MailboxException, Mode, Recipients
 from shared.core.validation import (
     ValidationError,
     check_address,
+    check_app_id,
     check_domain,
     check_tenant_id,
     check_text,
@@ -158,7 +159,13 @@ def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
         ),
         max_changes_per_run=row.integer("MaxChangesPerRun", MAX_CHANGES_PER_RUN),
         interval_minutes=row.integer("IntervalMinutes", INTERVAL_MINUTES),
+        app_id=_app_id(row),
     )
+
+
+def _app_id(row: _Row) -> str | None:
+    text = row.text("AppId", required=False)
+    return None if text is None else row.checked("AppId", check_app_id, text)
 
 
 def parse_exception_row(entity: Mapping[str, Any]) -> MailboxException:
@@ -270,7 +277,7 @@ def group_policies(entities: Iterable[Mapping[str, Any]]) -> list[TenantLoad]:
 
 
 def tenant_entity(policy: TenantPolicy) -> dict[str, Any]:
-    return {
+    entity = {
         "PartitionKey": policy.tenant_id,
         "RowKey": TENANT_ROW,
         "InitialDomain": policy.initial_domain,
@@ -285,6 +292,11 @@ def tenant_entity(policy: TenantPolicy) -> dict[str, Any]:
         "MaxChangesPerRun": policy.max_changes_per_run,
         "IntervalMinutes": policy.interval_minutes,
     }
+    if policy.app_id:
+        # Written only when set: the row is merged, so a `tenant add` that does not
+        # name an app keeps the one onboarding (or an admin) recorded.
+        entity["AppId"] = policy.app_id
+    return entity
 
 
 def exception_entity(tenant_id: str, exc: MailboxException) -> dict[str, Any]:

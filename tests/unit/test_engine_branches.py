@@ -113,7 +113,7 @@ class MemoryClients:
         self.used: list[str] = []
 
     @asynccontextmanager
-    async def use(self, tenant_id: str) -> AsyncIterator[MemoryTenantClient]:
+    async def use(self, tenant_id: str, *, app_id: str | None = None) -> AsyncIterator[MemoryTenantClient]:
         self.used.append(tenant_id)
         yield MemoryTenantClient(self.exchanges[tenant_id])
 

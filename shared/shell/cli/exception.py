@@ -92,7 +92,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                 check_expiry(args.expires, services.clock().date(), settings.max_exception_days)
             except ValidationError as problem:
                 raise UsageError(f"--expires {problem}; nothing was written") from None
-            async with services.clients.use(args.tenant) as client:
+            async with services.clients.use(args.tenant, app_id=policy.app_id) as client:
                 try:
                     mailbox = await client.exchange.find_mailbox(args.mailbox)
                 except AzureError as failure:
