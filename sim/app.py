@@ -13,12 +13,21 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from sim import exchange_admin, exchange_batch, graph_mail, graph_signins, managed_identity, teams_webhook
+from sim import (
+    entra,
+    exchange_admin,
+    exchange_batch,
+    graph_mail,
+    graph_signins,
+    managed_identity,
+    teams_webhook,
+)
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
 
 ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     managed_identity.routes,
+    entra.routes,
     exchange_admin.routes,
     exchange_batch.routes,
     graph_signins.routes,

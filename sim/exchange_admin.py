@@ -25,6 +25,7 @@ from aiohttp import web
 from yarl import URL
 
 from sim.cmdlets import run_cmdlet
+from sim.directory import EXCHANGE_APP_ROLE
 from sim.errors import (
     ODATA_EXCEPTION,
     ExchangeError,
@@ -37,7 +38,7 @@ from sim.odata import context_url, decode_skiptoken, next_link, page_size, parse
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
 from sim.tenant import SimTenant
-from sim.tokens import EXCHANGE_RESOURCE, same_resource
+from sim.tokens import EXCHANGE_RESOURCE, IssuedToken, same_resource
 
 routes = web.RouteTableDef()
 
@@ -161,7 +162,7 @@ async def _invoke(
     record = request[RECORD_KEY]
     parsed, body_error = await _parse_body(request, record)
 
-    _check_token(request, state)
+    issued = _check_token(request, state)
     if tenant is None:
         raise _transport_error(
             404,
@@ -170,6 +171,7 @@ async def _invoke(
             summary="Tenant not found",
         )
     record.tenant = tenant.tenant_id
+    check_access(state, issued, tenant, record)
     redirect = redirect_for(request, tenant)
     if redirect is not None:
         return redirect
@@ -265,29 +267,55 @@ async def _parse_body(
     return (name, params), None
 
 
-def _check_token(request: web.Request, state: SimState) -> None:
-    def unauthorized(message: str) -> ExchangeError:
-        return _transport_error(
-            401,
-            "Unauthorized",
-            message,
-            summary="Access denied: the access token is not valid.",
-            headers={"WWW-Authenticate": _WWW_AUTHENTICATE},
-        )
+def _unauthorized(message: str) -> ExchangeError:
+    return _transport_error(
+        401,
+        "Unauthorized",
+        message,
+        summary="Access denied: the access token is not valid.",
+        headers={"WWW-Authenticate": _WWW_AUTHENTICATE},
+    )
+
+
+def _check_token(request: web.Request, state: SimState) -> IssuedToken:
 
     auth = request.headers.get("Authorization", "")
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise unauthorized("No bearer token in the Authorization header.")
+        raise _unauthorized("No bearer token in the Authorization header.")
     issued = state.tokens.lookup(token.strip())
     if issued is None:
-        raise unauthorized("The bearer token was not issued by this (simulated) identity platform.")
+        raise _unauthorized("The bearer token was not issued by this (simulated) identity platform.")
     if issued.expires_on <= time.time():
-        raise unauthorized("The bearer token has expired.")
+        raise _unauthorized("The bearer token has expired.")
     if not same_resource(issued.resource, EXCHANGE_RESOURCE):
-        raise unauthorized(
+        raise _unauthorized(
             f"The bearer token is for resource '{issued.resource}', not '{EXCHANGE_RESOURCE}'."
         )
+    return issued
+
+
+def check_access(state: SimState, issued: IssuedToken, tenant: SimTenant, record: RequestRecord) -> None:
+    """A token names one tenant: another tenant's is refused (401), as is an app's token
+    without the Exchange.ManageAsApp app role (401); an app whose service principal
+    has no directory role in this tenant is refused with 403 (deployment.md 3.2: a
+    public project measured 401 with neither grant, 403 with the app role only)."""
+    record.token_tenant, record.token_client = issued.tenant_id, issued.client_id
+    if issued.tenant_id is not None and issued.tenant_id != tenant.tenant_id:
+        raise _unauthorized(
+            f"The access token was issued in tenant '{issued.tenant_id}', not in this organization "
+            f"('{tenant.tenant_id}')."
+        )
+    if issued.roles is None:
+        return  # the managed identity: its grants are SimTenant.forbidden
+    if EXCHANGE_APP_ROLE not in issued.roles:
+        raise _unauthorized(
+            f"The application is not allowed to call the Exchange admin API: its token has no "
+            f"'{EXCHANGE_APP_ROLE}' role."
+        )
+    grant = state.directory.grant(tenant.tenant_id, issued.client_id)
+    if grant is None or grant.directory_role is None:
+        raise _transport_error(403, "Forbidden", _NO_ROLE, summary="Access denied")
 
 
 def _check_anchor(anchor: str | None, tenant: SimTenant) -> None:

@@ -39,6 +39,7 @@ from sim.exchange_admin import (
     _check_token,
     _transport_error,
     add_extras,
+    check_access,
     fault_error,
     not_allowed,
     redirect_for,
@@ -70,11 +71,12 @@ async def batch(request: web.Request) -> web.Response:
 async def _batch(request: web.Request, state: SimState) -> web.Response:
     record = request[RECORD_KEY]
     segment = request.match_info["tenant"]
-    _check_token(request, state)
+    issued = _check_token(request, state)
     tenant = state.find_tenant(segment)
     if tenant is None:
         raise _transport_error(404, "NotFound", f"The tenant '{segment}' could not be found.")
     record.tenant = tenant.tenant_id
+    check_access(state, issued, tenant, record)
     record.cmdlet = "$batch"
     redirect = redirect_for(request, tenant)
     if redirect is not None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sim.directory import SIGN_IN_LOG_ROLE
 from sim.errors import json_response
 from sim.graph_filter import matches, parse_filter
 from sim.state import RECORD_KEY, STATE_KEY, SimState
@@ -99,9 +100,15 @@ async def sign_ins(request: web.Request) -> web.Response:
     record.cmdlet = "signIns"
     tenant = issued.tenant_id
     record.tenant = tenant
+    record.token_tenant, record.token_client = tenant, issued.client_id
     if tenant is None:
         # A real token always names its tenant; here no tenant was registered when it was minted.
         return graph_error(401, "InvalidAuthenticationToken", "The access token names no tenant.")
+    if issued.roles is not None and SIGN_IN_LOG_ROLE not in issued.roles:
+        # An app's token without the permission consented (Graph's answer for a missing role).
+        return graph_error(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        )
     # Per app and tenant, as Graph counts (throttling-limits.md): the app is the token's client.
     wait = state.sign_in_window.admit((tenant, issued.client_id.lower()), state.sign_in_limit)
     if wait is not None:
@@ -111,7 +118,8 @@ async def sign_ins(request: web.Request) -> web.Response:
     hit = await state.faults.answer(service="graph-signins", paged="$skiptoken" in request.query)
     if hit is not None:
         return graph_error(hit.status, hit.code, hit.message, hit.headers)
-    if not state.graph_premium:
+    found = state.find_tenant(tenant)
+    if not state.graph_premium or (found is not None and not found.premium):
         return graph_error(
             403,
             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",

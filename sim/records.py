@@ -29,6 +29,10 @@ class RequestRecord:
     cmdlet: str | None = None
     parameters: dict[str, Any] | None = None
     status: int = 0
+    # The bearer token's tenant and client (app) id, when the service knew the token:
+    # what tests check to see each call carried its own tenant's token.
+    token_tenant: str | None = None
+    token_client: str | None = None
     at: float = field(default_factory=time.time)
 
     @classmethod

@@ -23,6 +23,7 @@ from typing import Self
 from aiohttp import web
 
 from sim.app import build_app
+from sim.directory import GLOBAL_AUDIENCE, FederatedCredential, Grant, SimApp, issuer_of, principal_id
 from sim.faults import Faults
 from sim.graph_mail import SENDER_PROBLEMS
 from sim.rate_limit import RateLimit
@@ -30,6 +31,7 @@ from sim.records import RequestRecord
 from sim.sinks import FlowRun, SentMail, TeamsPost
 from sim.state import NEXT_LINK_KEYS, SimState
 from sim.tenant import SimTenant
+from sim.tls import SimTLS
 from sim.tokens import EXCHANGE_RESOURCE
 
 HOST = "127.0.0.1"  # never anything else: the sim must not be reachable from outside
@@ -48,9 +50,11 @@ class SimServer:
         token_lifetime_s: float = 3600.0,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        """``tls``: also serve the same app over TLS on a second 127.0.0.1 port
-        (``tls_port``), with this server context (a test CA's certificate for names such
-        as ``outlook.office365.com`` and ``*.outlook.office365.com``): clients reach it
+        """The same app is also served over TLS on a second 127.0.0.1 port (``tls_port``,
+        ``entra_url``), with a certificate for 127.0.0.1 and localhost from the sim's own
+        test CA (``ca_bundle``). ``tls``: serve that port with this server context instead
+        (a test CA's certificate for names such as ``outlook.office365.com`` and
+        ``*.outlook.office365.com``; then ``ca_bundle`` is not its CA): clients reach it
         through a resolver that maps those names to 127.0.0.1, so the product's URLs
         stay the real ones and nothing leaves loopback."""
         self._state = SimState(identity_header=identity_header or secrets.token_urlsafe(24))
@@ -60,6 +64,7 @@ class SimServer:
         self._requested_port = port
         self._port: int | None = None
         self._tls = tls
+        self._sim_tls: SimTLS | None = None
         self._tls_port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -107,14 +112,20 @@ class SimServer:
         site = web.TCPSite(self._runner, HOST, self._requested_port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
-        if self._tls is not None:
-            tls_site = web.TCPSite(self._runner, HOST, 0, ssl_context=self._tls)
-            await tls_site.start()
-            self._tls_port = int(self._runner.addresses[1][1])
+        # The same app over TLS on a second port: the Entra token endpoint needs https
+        # (azure-identity refuses a plain-http authority), with the sim's own test CA
+        # unless the caller brought a context of its own (``tls=``, for real host names).
+        self._sim_tls = SimTLS()
+        context = self._tls if self._tls is not None else self._sim_tls.server_context()
+        tls_site = web.TCPSite(self._runner, HOST, 0, ssl_context=context)
+        await tls_site.start()
+        self._tls_port = int(self._runner.addresses[1][1])
 
     async def _close(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._sim_tls is not None:
+            self._sim_tls.close()
         current = asyncio.current_task()
         pending = [t for t in asyncio.all_tasks() if t is not current]
         for task in pending:
@@ -131,6 +142,8 @@ class SimServer:
         if self._thread.is_alive():
             raise RuntimeError("SimServer thread did not stop")
         self._thread = self._loop = self._runner = None
+        self._sim_tls = None
+        self._tls_port = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -153,14 +166,30 @@ class SimServer:
 
     @property
     def tls_port(self) -> int:
-        """The TLS port (only when started with ``tls=``)."""
+        """The TLS port (the sim's own certificate, or the ``tls=`` context's)."""
         if self._tls_port is None:
-            raise RuntimeError("SimServer not started with tls=")
+            raise RuntimeError("SimServer not started")
         return self._tls_port
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def entra_url(self) -> str:
+        """The Entra authority host over HTTPS (AZURE_AUTHORITY_HOST): token requests go to
+        ``{entra_url}/{tenant}/oauth2/v2.0/token``."""
+        if self._tls_port is None:
+            raise RuntimeError("SimServer not started")
+        return f"https://{HOST}:{self._tls_port}"
+
+    @property
+    def ca_bundle(self) -> str:
+        """Path of the PEM file of the CA that issued the HTTPS certificate, for
+        ``connection_verify=`` or SSL_CERT_FILE; deleted when the server stops."""
+        if self._sim_tls is None:
+            raise RuntimeError("SimServer not started")
+        return self._sim_tls.ca_bundle
 
     @property
     def identity_endpoint(self) -> str:
@@ -221,6 +250,63 @@ class SimServer:
         if value not in NEXT_LINK_KEYS:
             raise ValueError(f"next_link_key must be one of {NEXT_LINK_KEYS}")
         self._state.next_link_key = value
+
+    # -- Entra: the multi-tenant app and its consents (sim/directory.py) --------------
+
+    def identity_principal_id(self, client_id: str | None = None) -> str:
+        """The object (principal) id of the managed identity with ``client_id`` (default:
+        the system-assigned one): the subject its federated credentials must name."""
+        return principal_id(client_id or self._state.default_client_id)
+
+    def register_app(
+        self,
+        app_id: str,
+        *,
+        home_tenant: str | None = None,
+        trusts_client_id: str | None = None,
+        issuer: str | None = None,
+        subject: str | None = None,
+        audience: str = GLOBAL_AUDIENCE,
+        multi_tenant: bool = True,
+    ) -> SimApp:
+        """Register an app in ``home_tenant`` (default: the identity's) with one federated
+        credential; by default it trusts the identity ``trusts_client_id`` exactly as
+        docs/tenants.md tells admins to configure it. ``issuer``/``subject``/``audience``
+        override a field, to play a credential configured wrong."""
+        home = (home_tenant or self._state.identity_tenant_id() or "").lower()
+        if not home:
+            raise ValueError("no home tenant: pass home_tenant= or add a tenant first")
+        credential = FederatedCredential(
+            issuer=issuer or issuer_of(home),
+            subject=subject or self.identity_principal_id(trusts_client_id),
+            audiences=(audience,),
+        )
+        app = SimApp(app_id.lower(), home, [credential], multi_tenant)
+        return self._state.directory.register_app(app)
+
+    def consent(
+        self,
+        tenant: str,
+        app_id: str,
+        *,
+        roles: Iterable[str] | None = None,
+        directory_role: str | None = "Global Reader",
+    ) -> Grant:
+        """An admin of ``tenant`` consented to the app (its service principal exists there
+        with the app roles ``roles``, default Exchange.ManageAsApp and AuditLog.Read.All)
+        and assigned it ``directory_role`` (None: no role yet)."""
+        grant = (
+            Grant(directory_role=directory_role) if roles is None else Grant(frozenset(roles), directory_role)
+        )
+        return self._state.directory.consent(self.tenant(tenant).tenant_id, app_id, grant)
+
+    def revoke_consent(self, tenant: str, app_id: str) -> None:
+        """Delete the app's service principal in ``tenant`` (offboarding)."""
+        self._state.directory.revoke(self.tenant(tenant).tenant_id, app_id)
+
+    def clear_apps(self) -> None:
+        """Forget every app registration and consent."""
+        self._state.directory.clear()
 
     # -- Graph sign-in logs -----------------------------------------------------------
 

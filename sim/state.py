@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from sim.directory import Directory
 from sim.faults import Faults
 from sim.rate_limit import GRAPH_REPORTS_LIMIT, RateLimit, SlidingWindow
 from sim.records import Recorder, RequestRecord
@@ -55,6 +56,8 @@ class SimState:
     # Test hook: called (on the server's thread) when a sign-in log request arrives,
     # i.e. after a remediating run observed the tenant and before it writes.
     before_sign_ins: Callable[[], None] | None = None
+    # Entra: multi-tenant app registrations and what each tenant consented to.
+    directory: Directory = field(default_factory=Directory)
     _tenants: dict[str, SimTenant] = field(default_factory=dict)
     _in_flight: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)

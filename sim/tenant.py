@@ -111,6 +111,7 @@ class SimTenant:
         self.exchange_role = True
         self.home_host: str | None = None
         self.redirect_status = 302
+        self.premium = True  # Entra ID P1: False makes Graph refuse its sign-in logs (403)
         self._lock = threading.RLock()
         self._guids = bytearray()
         self._edoids = bytearray()

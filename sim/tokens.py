@@ -25,6 +25,10 @@ class IssuedToken:
     client_id: str
     expires_on: float  # epoch seconds
     tenant_id: str | None = None  # the directory tenant it was issued in; None = not bound
+    # App roles the token carries (an app's token from the Entra endpoint, fixed at
+    # issue time); None = a managed identity token, whose grants the tests switch
+    # elsewhere (SimTenant.forbidden, graph_premium).
+    roles: frozenset[str] | None = None
 
 
 class TokenStore:
@@ -35,10 +39,15 @@ class TokenStore:
         self._tokens: dict[str, IssuedToken] = {}
 
     def mint(
-        self, resource: str, client_id: str, lifetime_s: float, tenant_id: str | None = None
+        self,
+        resource: str,
+        client_id: str,
+        lifetime_s: float,
+        tenant_id: str | None = None,
+        roles: frozenset[str] | None = None,
     ) -> tuple[str, IssuedToken]:
         token = secrets.token_urlsafe(32)
-        issued = IssuedToken(resource, client_id, time.time() + lifetime_s, tenant_id)
+        issued = IssuedToken(resource, client_id, time.time() + lifetime_s, tenant_id, roles)
         with self._lock:
             self._tokens[token] = issued
         return token, issued

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,8 @@ from sim.server import SimServer
 
 HOME_TENANT = "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
 HOME_DOMAIN = "contoso.onmicrosoft.com"
+# The user-assigned managed identity the multi-tenant app trusts (customer_app).
+UAMI_CLIENT_ID = "3c9a4d2e-1f6b-4a8c-9d7e-5b2a1c0f8e6d"
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +62,7 @@ def sim(sim_server: SimServer, tenant_id: str) -> Iterator[SimServer]:
     sim_server.before_sign_ins = None
     sim_server.identity_tenant = tenant_id
     sim_server.sign_in_rate_limit = GRAPH_REPORTS_LIMIT
+    sim_server.clear_apps()
     yield sim_server
     sim_server.faults.clear()
     sim_server.before_sign_ins = None
@@ -78,6 +83,9 @@ def app_env(monkeypatch: pytest.MonkeyPatch, azurite: Azurite, sim: SimServer) -
     for name in (
         "SMTPAUTH_HOME_TENANT",
         "AZURE_CLIENT_ID",
+        "SMTPAUTH_MULTITENANT_APP_ID",
+        "SMTPAUTH_TOKEN_EXCHANGE_AUDIENCE",
+        "AZURE_AUTHORITY_HOST",
         "SMTPAUTH_SCHEDULE",
         "MSI_ENDPOINT",
         "MSI_SECRET",
@@ -86,3 +94,47 @@ def app_env(monkeypatch: pytest.MonkeyPatch, azurite: Azurite, sim: SimServer) -
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@dataclass
+class CustomerApp:
+    """The multi-tenant app of a deployment that monitors customer tenants: registered
+    in the test's tenant (the home tenant) with a federated credential that trusts the
+    user-assigned identity UAMI_CLIENT_ID, as docs/tenants.md sets it up."""
+
+    sim: SimServer
+    app_id: str
+    home: str
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Options for each customer tenant's credential: trust the sim's test CA."""
+        return {"connection_verify": self.sim.ca_bundle}
+
+    def consent(self, *tenants: str, **grant: Any) -> None:
+        """The customer's admin consented (and assigned a directory role, unless
+        ``directory_role=None``) in each of ``tenants``."""
+        for tenant in tenants:
+            self.sim.consent(tenant, self.app_id, **grant)
+
+
+@pytest.fixture
+def customer_app(
+    app_env: dict[str, str], sim: SimServer, tenant_id: str, monkeypatch: pytest.MonkeyPatch
+) -> CustomerApp:
+    """The settings of a deployment with a multi-tenant app (home = the test's tenant),
+    Entra played by the sim over HTTPS. SSL_CERT_FILE makes a CLI started as a new
+    process trust the sim's CA; in this process pass ``CustomerApp.options``."""
+    app_id = str(uuid.uuid4())
+    env = {
+        "AZURE_CLIENT_ID": UAMI_CLIENT_ID,
+        "SMTPAUTH_HOME_TENANT": tenant_id,
+        "SMTPAUTH_MULTITENANT_APP_ID": app_id,
+        "AZURE_AUTHORITY_HOST": sim.entra_url,
+        "SSL_CERT_FILE": sim.ca_bundle,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app_env.update(env)
+    sim.register_app(app_id, home_tenant=tenant_id, trusts_client_id=UAMI_CLIENT_ID)
+    return CustomerApp(sim, app_id, tenant_id)

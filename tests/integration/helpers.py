@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from typing import Any
 
 from shared.core.model import MailboxException, TenantPolicy
 from shared.notify.dispatch import NotifyConfig
@@ -22,11 +23,17 @@ async def services(
     config: NotifyConfig | None = None,
     *,
     verify: VerifyTimings = FAST_VERIFY,
+    tenant_credential_options: dict[str, Any] | None = None,
 ) -> AsyncIterator[Runtime]:
     """What the timer opens (open_runtime, managed identity), from the test's settings;
-    a test that moves time passes one clock, and the whole run reads it."""
+    a test that moves time passes one clock, and the whole run reads it. A test with
+    customer tenants passes ``customer_app.options`` (trust the sim's test CA)."""
     async with open_runtime(
-        Settings.from_env(), clock=clock or utc_now, verify=verify, notify_config=config
+        Settings.from_env(),
+        clock=clock or utc_now,
+        verify=verify,
+        notify_config=config,
+        tenant_credential_options=tenant_credential_options,
     ) as runtime:
         yield runtime
 

@@ -97,11 +97,12 @@ async def test_malformed_row_means_could_not_check_and_no_exchange_call(sim, ten
     assert not [r for r in sim.requests if tenant_id in r.path]
 
 
-async def test_one_broken_tenant_does_not_stop_the_others(sim, tenant_id):
+async def test_one_broken_tenant_does_not_stop_the_others(sim, tenant_id, customer_app):
     good, denied = tenant_id, str(uuid.uuid4())
     seeded(sim, good, "good.onmicrosoft.com")
     sim.add_tenant(denied, "denied.onmicrosoft.com", forbidden="Access denied by RBAC")
-    async with services() as svc:
+    customer_app.consent(denied)
+    async with services(tenant_credential_options=customer_app.options) as svc:
         await monitor(svc, good, "good.onmicrosoft.com")
         await monitor(svc, denied, "denied.onmicrosoft.com")
         results = {r.tenant_id: r for r in await check_tenants(svc)}

@@ -24,7 +24,7 @@ def webhook(sim, monkeypatch) -> None:
     monkeypatch.setenv("SMTPAUTH_MAIL_SENDER", SENDER)
 
 
-async def test_a_tenant_is_queued_as_soon_as_its_run_is_recorded(sim, monkeypatch):
+async def test_a_tenant_is_queued_as_soon_as_its_run_is_recorded(sim, monkeypatch, customer_app):
     """The host can stop a run at any moment (its function timeout). A tenant checked
     before that has its message in the outbox, and the next run sends it. Queuing
     after all tenants would lose it: its run is recorded, so the next run sees no change."""
@@ -34,12 +34,14 @@ async def test_a_tenant_is_queued_as_soon_as_its_run_is_recorded(sim, monkeypatc
     early, late = tenants
     for tenant_id, domain in tenants.items():
         sim.add_tenant(tenant_id, domain, org_smtp_auth_disabled=False).seed(5)
-    async with services() as svc:
+    customer_app.consent(*tenants)  # two customer tenants, reached through the app
+    options = customer_app.options
+    async with services(tenant_credential_options=options) as svc:
         for tenant_id, domain in tenants.items():
             await svc.desired.put_tenant(notified_policy(tenant_id, domain))
 
     sim.faults.slow(60, cmdlet="Get-TransportConfig", after=1)  # the late tenant's first read hangs
-    async with services() as svc:
+    async with services(tenant_credential_options=options) as svc:
         run = asyncio.create_task(run_cycle(svc))
         for _ in range(300):
             if await svc.notifier.outbox.rows(early):
@@ -54,7 +56,7 @@ async def test_a_tenant_is_queued_as_soon_as_its_run_is_recorded(sim, monkeypatc
     assert sim.teams_posts == [] and sim.sent_mails == []  # stopped before delivering
 
     sim.faults.clear()
-    async with services() as svc:
+    async with services(tenant_credential_options=options) as svc:
         cycle = await run_cycle(svc)
     results = {r.tenant_id: r for r in cycle.results}
     assert results[early].diff.unchanged and not results[early].diff.opened  # nothing new for it

@@ -1,6 +1,7 @@
 """Clients bound to a tenant, against the simulator: each tenant's requests carry its
-own URL and anchor, with its own credential, and the clients are kept per tenant
-(bounded, never closed while in use)."""
+own URL and anchor, with its own credential (the managed identity at home, the
+multi-tenant app's token from that tenant elsewhere), and the clients are kept per
+tenant (bounded, never closed while in use)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity.aio import ManagedIdentityCredential
 
-from shared.adapters.credentials import TenantCredentials
+from shared.adapters.credentials import Federation, TenantCredentials
 from shared.adapters.exchange_errors import ExchangeTokenError
 from shared.adapters.exchange_transport import ANCHOR_MAILBOX
 from shared.adapters.tenant_clients import TenantClients
 from shared.core.model import ActionStatus, Mode, Status, TenantPolicy
 from shared.shell.engine import check_tenants, observe
 
+from ..conftest import UAMI_CLIENT_ID
 from .helpers import monitor, services
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -35,15 +37,17 @@ def path_tenant(record) -> str:
     return record.path.split("/")[3]
 
 
-async def test_two_tenants_checked_at_once_each_with_its_own_client(sim, tenant_id):
-    tenants = {tenant_id: "first.onmicrosoft.com", str(uuid.uuid4()): "second.onmicrosoft.com"}
+async def test_two_tenants_checked_at_once_each_with_its_own_client(sim, tenant_id, customer_app):
+    customer = str(uuid.uuid4())
+    tenants = {tenant_id: "first.onmicrosoft.com", customer: "second.onmicrosoft.com"}
     rogues = {}
     for t, domain in tenants.items():
         seeded = sim.add_tenant(t, domain)
         seeded.seed(2500, overrides={7: False})
         rogues[t] = seeded.mailbox_at(7)
+    customer_app.consent(customer, directory_role="Exchange Administrator")
     sim.faults.latency(per_request_ms=40)  # long enough for the two checks to overlap
-    async with services() as svc:
+    async with services(tenant_credential_options=customer_app.options) as svc:
         for t, domain in tenants.items():
             await monitor(svc, t, domain, mode=Mode.REMEDIATE)
         results = await check_tenants(svc, parallel=2)
@@ -58,9 +62,19 @@ async def test_two_tenants_checked_at_once_each_with_its_own_client(sim, tenant_
 
     requests = exchange_http(sim)
     for r in requests:
-        # Each request went to its own tenant's URL, routed by that tenant's anchor.
-        assert r.tenant == path_tenant(r)
+        # Each request went to its own tenant's URL, routed by that tenant's anchor,
+        # with a token issued in that tenant: the identity's at home, the app's elsewhere.
+        assert r.tenant == path_tenant(r) == r.token_tenant
         assert r.headers["x-anchormailbox"] == ANCHOR_MAILBOX.format(tenant=path_tenant(r))
+        assert r.token_client == (UAMI_CLIENT_ID if r.tenant == tenant_id else customer_app.app_id)
+    sign_ins = [r for r in sim.requests if r.cmdlet == "signIns"]
+    assert sorted((r.token_tenant, r.token_client) for r in sign_ins) == sorted(
+        [(tenant_id, UAMI_CLIENT_ID), (customer, customer_app.app_id)]
+    )
+    # The app's token was asked for in the customer tenant only, once per resource.
+    exchanges = sorted(r.parameters["scope"] for r in sim.requests if r.cmdlet == "token")
+    assert {r.tenant for r in sim.requests if r.cmdlet == "token"} == {customer}
+    assert exchanges == ["https://graph.microsoft.com/.default", "https://outlook.office365.com/.default"]
     assert {(path_tenant(r), r.path.rsplit("/", 1)[1]) for r in requests} == {
         (t, endpoint) for t in tenants for endpoint in ("InvokeCommand", "$batch")
     }
@@ -100,7 +114,7 @@ class _HomeOnly(TenantCredentials):
         self.home = home
         self.asked: list[str] = []
 
-    def for_tenant(self, tenant_id: str) -> AsyncTokenCredential:
+    def for_tenant(self, tenant_id: str, app_id: str | None = None) -> AsyncTokenCredential:
         self.asked.append(tenant_id)
         return super().for_tenant(tenant_id) if tenant_id == self.home else _NoCredentialYet()
 
@@ -137,12 +151,17 @@ async def test_a_client_is_never_observed_against_another_tenants_policy(sim, te
     assert sim.requests == []
 
 
-async def test_the_cache_is_bounded_and_never_closes_a_client_in_use(sim):
+async def test_the_cache_is_bounded_and_never_closes_a_client_in_use(sim, customer_app):
     a, b, c = (str(uuid.uuid4()) for _ in range(3))
     for t in (a, b, c):
         sim.add_tenant(t, f"c{t[:8]}.onmicrosoft.com")
-    async with ManagedIdentityCredential() as identity:
-        async with TenantClients(TenantCredentials(identity), sim.url, sim.url, max_tenants=2) as clients:
+    customer_app.consent(a, b, c)
+    federation = Federation(
+        customer_app.home, customer_app.app_id, UAMI_CLIENT_ID, authority=customer_app.sim.entra_url
+    )
+    async with ManagedIdentityCredential(client_id=UAMI_CLIENT_ID) as identity:
+        credentials = TenantCredentials(identity, federation=federation, **customer_app.options)
+        async with credentials, TenantClients(credentials, sim.url, sim.url, max_tenants=2) as clients:
             async with clients.use(a) as held:
                 async with clients.use(b) as used:
                     assert await used.exchange.org_smtp_auth_disabled() is True
