@@ -146,3 +146,15 @@ def test_a_bad_recipient_still_leaves_the_valid_ones_to_tell_of_the_error():
     assert (
         not load.ok and load.policy.notify_teams_setting is None and load.policy.notify_email == ("a@b.com",)
     )
+
+
+def test_a_tenant_row_may_name_its_own_app_and_keeps_it_through_a_rewrite():
+    app = "9A8B7C6D-5E4F-4A3B-8C2D-1E0F9A8B7C6D"
+    policy = parse_tenant_row(tenant_row(AppId=f" {app} "))
+    assert policy.app_id == app.lower()
+    assert tenant_entity(policy)["AppId"] == app.lower()
+    assert parse_tenant_row(tenant_row(AppId="")).app_id is None
+    # Unset, the column is not written: a merge keeps what onboarding recorded.
+    assert "AppId" not in tenant_entity(parse_tenant_row(tenant_row()))
+    with pytest.raises(RowError, match=r"field 'AppId': must be an application \(client\) id"):
+        parse_tenant_row(tenant_row(AppId="contoso-app"))

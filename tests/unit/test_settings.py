@@ -126,3 +126,54 @@ def test_identities_are_validated_and_kept():
     assert s.home_tenant == "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
     assert s.client_id == "6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f"
     assert Settings.from_env({**AZURITE, "SMTPAUTH_HOME_TENANT": ""}).home_tenant is None
+
+
+APP = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+UAMI = "6c1d3f0e-9b8a-4c7d-8e6f-5a4b3c2d1e0f"
+HOME = "5b1f3a2e-7c4d-4e8f-9a6b-0c1d2e3f4a5b"
+
+
+def test_the_multi_tenant_app_settings_are_read_and_checked_together():
+    env = {**AZURITE, "SMTPAUTH_MULTITENANT_APP_ID": APP.upper(), "AZURE_CLIENT_ID": UAMI}
+    s = Settings.from_env({**env, "SMTPAUTH_HOME_TENANT": HOME})
+    assert (s.multitenant_app_id, s.token_exchange_audience, s.authority_host) == (
+        APP,
+        "api://AzureADTokenExchange",
+        None,
+    )
+    with pytest.raises(SettingsError, match="needs SMTPAUTH_HOME_TENANT"):
+        Settings.from_env(env)
+    with pytest.raises(SettingsError, match="needs AZURE_CLIENT_ID: only a user-assigned"):
+        Settings.from_env({**AZURITE, "SMTPAUTH_MULTITENANT_APP_ID": APP, "SMTPAUTH_HOME_TENANT": HOME})
+    with pytest.raises(SettingsError, match=r"^SMTPAUTH_MULTITENANT_APP_ID must be an application"):
+        Settings.from_env({**env, "SMTPAUTH_MULTITENANT_APP_ID": "my-app"})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("api://azureadtokenexchangeusgov", "api://AzureADTokenExchangeUSGov"),
+        ("api://AzureADTokenExchangeChina", "api://AzureADTokenExchangeChina"),
+    ],
+)
+def test_a_sovereign_cloud_audience_is_accepted(value, expected):
+    s = Settings.from_env({**AZURITE, "SMTPAUTH_TOKEN_EXCHANGE_AUDIENCE": value})
+    assert s.token_exchange_audience == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMTPAUTH_TOKEN_EXCHANGE_AUDIENCE", "api://AzureADTokenExchangeMars"),
+        ("AZURE_AUTHORITY_HOST", "http://127.0.0.1:8443"),  # azure-identity wants https even here
+        ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com/common"),
+    ],
+)
+def test_bad_federation_values_name_the_setting(name, value):
+    with pytest.raises(SettingsError, match=rf"^{name} must"):
+        Settings.from_env({**AZURITE, name: value})
+
+
+def test_the_authority_host_is_kept_without_its_slash():
+    s = Settings.from_env({**AZURITE, "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.us/"})
+    assert s.authority_host == "https://login.microsoftonline.us"
