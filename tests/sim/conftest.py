@@ -14,7 +14,7 @@ import pytest
 
 from sim import SimServer, SimTenant
 from sim.rate_limit import GRAPH_REPORTS_LIMIT
-from tests.sim.exo_http import SEEDED, SEEDED_OVERRIDES, ExoClient, mint_token
+from tests.sim.exo_http import SEEDED, SEEDED_OVERRIDES, ExoClient
 
 
 @pytest.fixture(scope="session")
@@ -43,11 +43,11 @@ def fresh_sim(simulator: SimServer) -> Iterator[SimServer]:
     _defaults(simulator)
 
 
-@pytest.fixture(scope="session")
-def exchange_token(simulator: SimServer) -> str:
-    reply = mint_token(simulator)
-    assert reply.status == 200, reply.raw
-    return reply.json["access_token"]
+@pytest.fixture
+def exchange_token(fresh_sim: SimServer, exo_tenant: SimTenant) -> str:
+    """The managed identity's Exchange token, issued in the test's tenant: a token names
+    one tenant, and Exchange refuses another tenant's."""
+    return fresh_sim.issue_token(tenant=exo_tenant.tenant_id)  # minted directly: no request recorded
 
 
 @pytest.fixture
