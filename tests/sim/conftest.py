@@ -55,6 +55,8 @@ def exo_tenant(fresh_sim: SimServer) -> Iterator[SimTenant]:
     """A tenant of its own for each test: 2,500 seeded mailboxes, org SMTP AUTH off."""
     tenant_id = str(uuid.uuid4())
     tenant = fresh_sim.add_tenant(tenant_id, f"t{tenant_id[:8]}.onmicrosoft.com")
+    # The identity lives here: tokens from its endpoint are issued in this tenant.
+    fresh_sim.identity_tenant = tenant_id
     tenant.seed(SEEDED, overrides=SEEDED_OVERRIDES)
     yield tenant
     fresh_sim.remove_tenant(tenant_id)

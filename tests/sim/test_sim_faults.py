@@ -92,7 +92,8 @@ def test_fault_for_one_tenant_leaves_the_others_alone(
 ) -> None:
     other = fresh_sim.add_tenant("0e2c4a6b-8d1f-4e3a-9b5c-7d9f1a3b5c7e", "other.onmicrosoft.com")
     other.seed(3)
-    other_exo = ExoClient(fresh_sim, other, exchange_token)
+    # A token names one tenant: the other tenant's calls carry one issued there.
+    other_exo = ExoClient(fresh_sim, other, fresh_sim.issue_token(tenant=other.tenant_id))
     fresh_sim.faults.throttle(times=None, retry_after=0, tenant=exo.tenant.tenant_id.upper())
 
     assert statuses(exo, 3) == [429, 429, 429]  # until cleared

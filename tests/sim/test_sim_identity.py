@@ -93,6 +93,7 @@ def test_the_identity_tenant_is_the_first_tenant_unless_set(
     fresh_sim: SimServer, exo_tenant: SimTenant
 ) -> None:
     # Where tokens are issued (and so whose sign-in logs Graph shows: test_sim_signins.py).
+    fresh_sim.identity_tenant = None  # the exo_tenant fixture sets it to its tenant
     assert fresh_sim.identity_tenant == fresh_sim.tenants[0].tenant_id
     fresh_sim.identity_tenant = exo_tenant.tenant_id.upper()
     assert fresh_sim.identity_tenant == exo_tenant.tenant_id
