@@ -281,6 +281,11 @@ class TenantCredentials:
             from azure.identity.aio import ClientAssertionCredential
 
             options = dict(self._options)
+            ca_file = os.environ.get("SSL_CERT_FILE")
+            if ca_file and "connection_verify" not in options:
+                # The standard CA bundle variable, honoured when the credential is made:
+                # aiohttp reads it once, at import, which may be before it was set.
+                options["connection_verify"] = ca_file
             if self._federation.authority:
                 options["authority"] = self._federation.authority
             credential = ClientAssertionCredential(tenant_id, app, self._assertion, **options)

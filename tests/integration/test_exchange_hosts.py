@@ -8,11 +8,13 @@ below ``localhost`` (RFC 6761: loopback only), which a test resolver maps to
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp.abc import AbstractResolver
+from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import AioHttpTransport
 from azure.identity.aio import ManagedIdentityCredential
 
@@ -39,20 +41,35 @@ class LoopbackResolver(AbstractResolver):
         return None
 
 
+class _IssuedIn:
+    """A token the sim issued in one tenant: a token names one tenant, so a second
+    tenant's client cannot share the home identity's."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+
 @pytest.fixture
 async def resolver():
     return LoopbackResolver()
 
 
 @pytest.fixture
-async def open_client(sim, resolver):
+async def open_client(sim, resolver, tenant_id):
     sessions = []
 
-    async def make(tenant_id: str) -> SmtpAuthClient:
+    async def make(tenant: str) -> SmtpAuthClient:
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver), trust_env=False)
         sessions.append(session)
         transport = AioHttpTransport(session=session, session_owner=False, use_env_settings=False)
-        return SmtpAuthClient(f"http://localhost:{sim.port}", tenant_id, credential, transport=transport)
+        own = credential if tenant == tenant_id else _IssuedIn(sim.issue_token(tenant=tenant))
+        return SmtpAuthClient(f"http://localhost:{sim.port}", tenant, own, transport=transport)
 
     async with ManagedIdentityCredential() as credential:
         made: list[SmtpAuthClient] = []

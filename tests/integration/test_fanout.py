@@ -34,12 +34,16 @@ def webhook(sim, monkeypatch) -> None:
     monkeypatch.setenv("SMTPAUTH_MAIL_SENDER", SENDER)
 
 
-def new_tenants(sim, count: int, **seed) -> dict[str, str]:
+def new_tenants(app, count: int, **seed) -> dict[str, str]:
+    """Customer tenants reached through the multi-tenant app (a token names one
+    tenant: the home identity cannot read them)."""
+    sim = app.sim
     out = {}
     for n in range(count):
         tenant_id = str(uuid.uuid4())
         domain = f"fan{n}-{tenant_id[:6]}.onmicrosoft.com"
         sim.add_tenant(tenant_id, domain, **seed).seed(5)
+        app.consent(tenant_id)
         out[tenant_id] = domain
     return out
 
@@ -62,9 +66,11 @@ def posts_for(sim, domain: str) -> list[str]:
     return [t for t in (card_text(p.card) for p in sim.teams_posts) if domain in t]
 
 
-async def test_the_timer_enqueues_one_base64_message_per_enabled_tenant_and_checks_nothing(sim, app_env):
-    tenants = new_tenants(sim, 3)
-    off_id, off_domain = next(iter(new_tenants(sim, 1).items()))
+async def test_the_timer_enqueues_one_base64_message_per_enabled_tenant_and_checks_nothing(
+    sim, app_env, customer_app
+):
+    tenants = new_tenants(customer_app, 3)
+    off_id, off_domain = next(iter(new_tenants(customer_app, 1).items()))
     async with services() as svc:
         for tenant_id, domain in tenants.items():
             await svc.desired.put_tenant(TenantPolicy(tenant_id, domain))
@@ -85,8 +91,8 @@ async def test_the_timer_enqueues_one_base64_message_per_enabled_tenant_and_chec
     assert (timer.due, timer.enqueued) == (3, 3) and timer.last_run is not None
 
 
-async def test_a_tenant_with_an_interval_is_enqueued_only_when_it_is_due(sim, app_env):
-    tenants = new_tenants(sim, 2)
+async def test_a_tenant_with_an_interval_is_enqueued_only_when_it_is_due(sim, app_env, customer_app):
+    tenants = new_tenants(customer_app, 2)
     hourly, every_tick = tenants
     clock = start_clock()
     async with services(clock) as svc:
@@ -100,8 +106,8 @@ async def test_a_tenant_with_an_interval_is_enqueued_only_when_it_is_due(sim, ap
     assert all(every_tick in d for d in due)
 
 
-async def test_the_queue_function_checks_the_one_tenant_its_message_names(sim, app_env):
-    tenants = new_tenants(sim, 2, org_smtp_auth_disabled=False)
+async def test_the_queue_function_checks_the_one_tenant_its_message_names(sim, app_env, customer_app):
+    tenants = new_tenants(customer_app, 2, org_smtp_auth_disabled=False)
     async with services() as svc:
         for tenant_id, domain in tenants.items():
             await svc.desired.put_tenant(notified_policy(tenant_id, domain))
@@ -122,8 +128,8 @@ async def test_the_queue_function_checks_the_one_tenant_its_message_names(sim, a
     assert len(posts_for(sim, tenants[first])) == 1  # the worker delivers its tenant's news
 
 
-async def test_a_failing_tenant_is_recorded_once_and_holds_up_no_other(sim, app_env):
-    tenants = new_tenants(sim, 4)
+async def test_a_failing_tenant_is_recorded_once_and_holds_up_no_other(sim, app_env, customer_app):
+    tenants = new_tenants(customer_app, 4)
     forbidden, throttled, malformed, healthy = tenants
     sim.tenant(forbidden).forbidden = "The identity has no Exchange role"
     sim.faults.throttle(times=None, retry_after=0.05, tenant=throttled)  # past all 6 retries
@@ -148,8 +154,10 @@ async def test_a_failing_tenant_is_recorded_once_and_holds_up_no_other(sim, app_
         assert len(posts_for(sim, tenants[tenant_id])) == 1, tenant_id  # told once
 
 
-async def test_a_check_that_never_finishes_lands_in_poison_and_is_recorded_and_told_once(sim, app_env):
-    tenants = new_tenants(sim, 2)
+async def test_a_check_that_never_finishes_lands_in_poison_and_is_recorded_and_told_once(
+    sim, app_env, customer_app
+):
+    tenants = new_tenants(customer_app, 2)
     hangs, fine = tenants
     sim.faults.slow(30, tenant=hangs)  # every attempt outlives the function timeout
     async with services() as svc:
@@ -181,8 +189,8 @@ async def test_a_check_that_never_finishes_lands_in_poison_and_is_recorded_and_t
     assert len(posts_for(sim, tenants[hangs])) == 1
 
 
-async def test_a_message_delivered_twice_runs_one_check_and_tells_once(sim, app_env):
-    tenants = new_tenants(sim, 1, org_smtp_auth_disabled=False)
+async def test_a_message_delivered_twice_runs_one_check_and_tells_once(sim, app_env, customer_app):
+    tenants = new_tenants(customer_app, 1, org_smtp_auth_disabled=False)
     (tenant_id,) = tenants
     async with services() as svc:
         await svc.desired.put_tenant(notified_policy(tenant_id, tenants[tenant_id]))
@@ -199,8 +207,8 @@ async def test_a_message_delivered_twice_runs_one_check_and_tells_once(sim, app_
     assert len([m for m in sim.sent_mails if tenants[tenant_id] in m.subject]) == 1
 
 
-async def test_a_tenant_still_being_checked_is_not_checked_again_at_the_same_time(sim, app_env):
-    tenants = new_tenants(sim, 1, org_smtp_auth_disabled=False)
+async def test_a_tenant_still_being_checked_is_not_checked_again_at_the_same_time(sim, app_env, customer_app):
+    tenants = new_tenants(customer_app, 1, org_smtp_auth_disabled=False)
     (tenant_id,) = tenants
     clock = start_clock()
     sim.faults.slow(1.5, times=1, tenant=tenant_id)  # a long scan
@@ -244,8 +252,8 @@ async def test_the_host_plays_its_part_on_the_bytes(sim, app_env):
             await host.drain(1)
 
 
-async def test_a_tenant_whose_messages_never_arrive_is_told_overdue_once(sim, app_env):
-    tenants = new_tenants(sim, 1)
+async def test_a_tenant_whose_messages_never_arrive_is_told_overdue_once(sim, app_env, customer_app):
+    tenants = new_tenants(customer_app, 1)
     (tenant_id,) = tenants
     clock = start_clock()
     async with services(clock) as svc:
