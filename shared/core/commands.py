@@ -8,6 +8,9 @@ from __future__ import annotations
 import re
 import shlex
 import string
+from urllib.parse import quote, urlencode
+
+from shared.core.limits import DEFAULT_TOKEN_EXCHANGE_AUDIENCE
 
 # The console script `pip install .` puts on PATH; `python -m shared` runs the same.
 CLI = "smtp-auth-guard"
@@ -37,6 +40,15 @@ def tenant_add(tenant: str = "TENANT") -> str:
     return f"{CLI} tenant add --tenant {target} --domain DOMAIN"
 
 
+def tenant_onboard(tenant: str = "TENANT") -> str:
+    target = tenant if tenant == "TENANT" else shlex.quote(tenant)
+    return f"{CLI} tenant onboard --tenant {target} --domain DOMAIN"
+
+
+def tenant_verify(tenant: str) -> str:
+    return f"{CLI} tenant verify --tenant {shlex.quote(tenant)}"
+
+
 def tenant_set(tenant: str, options: str = "OPTION ...") -> str:
     """``options`` is a literal the caller writes (e.g. ``--notify-email ADDRESS``)."""
     return f"{CLI} tenant set --tenant {shlex.quote(tenant)} {options}"
@@ -54,6 +66,40 @@ def check(tenant: str | None = None, *, json: bool = False) -> str:
 
 def audit(tenant: str) -> str:
     return f"{CLI} audit --tenant {shlex.quote(tenant)}"
+
+
+# -- a customer tenant's admin consent (docs/tenants.md) ---------------------------
+
+# Where a customer's admin signs in, per cloud, keyed by the token exchange audience:
+# the one setting that names the deployment's cloud (AZURE_AUTHORITY_HOST may point
+# at a stand-in; the consent link goes to the customer's real sign-in page).
+CONSENT_HOSTS = {
+    "api://AzureADTokenExchange": "https://login.microsoftonline.com",
+    "api://AzureADTokenExchangeUSGov": "https://login.microsoftonline.us",
+    "api://AzureADTokenExchangeChina": "https://login.chinacloudapi.cn",
+}
+# The resource the product's Exchange tokens are for (adapters.exchange_transport's
+# EXCHANGE_SCOPE): consenting to it grants the app's Exchange.ManageAsApp there, and
+# the Graph permissions the app registration lists with it.
+CONSENT_SCOPE = "https://outlook.office365.com/.default"
+
+
+def admin_consent_url(tenant: str, app_id: str, audience: str = DEFAULT_TOKEN_EXCHANGE_AUDIENCE) -> str:
+    """The link a customer tenant's admin opens to consent to the multi-tenant app
+    (Exchange app-only doc, step 4b)."""
+    query = urlencode({"client_id": app_id, "scope": CONSENT_SCOPE}, safe=":/")
+    return f"{CONSENT_HOSTS[audience]}/{quote(tenant, safe='')}/adminconsent?{query}"
+
+
+def exchange_role_group_commands(app_id: str) -> tuple[str, str]:
+    """Exchange Online PowerShell, in the customer tenant, that puts the app's service
+    principal in a custom Exchange role group instead of a directory role (its
+    object id differs in every tenant; the app id is the same everywhere)."""
+    app = powershell_quote(app_id)
+    return (
+        f"New-ServicePrincipal -AppId {app} -ObjectId SP_OBJECT_ID",
+        "Add-RoleGroupMember -Identity ROLE_GROUP -Member SP_OBJECT_ID",
+    )
 
 
 # -- Exchange Online PowerShell ----------------------------------------------------
