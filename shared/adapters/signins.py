@@ -102,10 +102,16 @@ def _time(text: str) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)  # Graph's times are UTC
 
 
-def _describe(exc: Exception) -> str:
+def _refusal(exc: Exception) -> tuple[int | None, str]:
+    """Graph's HTTP status and error code, when it answered with an error."""
     status = getattr(exc, "response_status_code", None)
+    code = getattr(getattr(exc, "error", None), "code", None)
+    return (status if isinstance(status, int) else None), (code if isinstance(code, str) else "")
+
+
+def _describe(exc: Exception) -> str:
+    status, code = _refusal(exc)
     error = getattr(exc, "error", None)
-    code = getattr(error, "code", None) or ""
     message = getattr(error, "message", None) or str(exc) or type(exc).__name__
     if status == 403:
         return (
@@ -198,5 +204,6 @@ class EvidenceReader:
             # Any failure to read is "unknown": the tenant's setting decides what follows.
             problem = _describe(exc)
             log.warning("tenant %s: sign-in evidence unavailable: %s", self.tenant_id, problem)
-            return Evidence(False, days, problem=problem)
+            status, code = _refusal(exc)
+            return Evidence(False, days, problem=problem, status=status, code=code)
         return Evidence(False, days, problem=f"more than {MAX_PAGES * PAGE_SIZE:,} SMTP AUTH sign-ins")

@@ -69,6 +69,11 @@ class TenantClients:
     def __len__(self) -> int:
         return len(self._clients)
 
+    @property
+    def credentials(self) -> TenantCredentials:
+        """The credentials the tenants' clients are built with (one per tenant)."""
+        return self._credentials
+
     def get(self, tenant_id: str, app_id: str | None = None) -> TenantClient:
         """The tenant's clients, built on first use (through ``app_id``, the tenant
         row's own multi-tenant app, if it names one). Hold them through use() for the

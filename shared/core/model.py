@@ -263,6 +263,10 @@ class Evidence:
     days: int
     sign_ins: tuple[SignInEvidence, ...] = ()
     problem: str = ""
+    # When Graph refused the read: its HTTP status and error code (tenant verify says
+    # from them which grant is missing).
+    status: int | None = None
+    code: str = ""
 
 
 @dataclass(frozen=True)
