@@ -20,6 +20,7 @@ from shared.core.limits import (
 )
 from shared.core.model import EvidencePolicy, Mode, TenantPolicy
 from shared.shell import report
+from shared.shell.cli import onboard
 from shared.shell.cli.args import (
     EXIT_OK,
     UsageError,
@@ -54,6 +55,7 @@ OPTIONS = {
     "WhenEvidenceUnavailable": "--when-evidence-unavailable",
     "MaxChangesPerRun": "--max-changes",
     "IntervalMinutes": "--interval-minutes",
+    "AppId": "--app-id",
 }
 _KEYS = ("PartitionKey", "RowKey")
 
@@ -178,6 +180,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     remove.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
     remove.set_defaults(needs=needs_rows)
     remove.add_argument("--yes", action="store_true", help="also when it has exceptions (they are deleted)")
+    onboard.register(actions, _policy_options, _add)
 
 
 # Option (its argparse dest) -> the TenantPolicy field it sets, and how.
@@ -215,7 +218,7 @@ def policy_from(args: argparse.Namespace) -> TenantPolicy:
     """The tenant row ``tenant add`` writes (every option has its default there)."""
     fields = changes_from(args)
     fields.setdefault("notify_email", ())
-    return TenantPolicy(tenant_id=args.tenant, **fields)
+    return TenantPolicy(tenant_id=args.tenant, app_id=getattr(args, "app_id", None), **fields)
 
 
 def _shown(value: Any) -> str:
