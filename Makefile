@@ -38,6 +38,8 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy shared
+	$(PY) -m bandit --quiet --severity-level medium -r shared sim bench tools function_app.py
+	$(PY) -m tools.audit_requirements
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -409,6 +409,12 @@ class SimServer:
         )
         return token
 
+    @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token minted so far, a secret each: for tests that look for them
+        in logs and stored rows."""
+        return self._state.tokens.minted()
+
     def expire_tokens(self) -> None:
         """Expire every token minted so far (the next API call gets 401)."""
         self._state.tokens.expire_all()

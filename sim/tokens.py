@@ -56,6 +56,11 @@ class TokenStore:
         with self._lock:
             return self._tokens.get(token)
 
+    def minted(self) -> list[str]:
+        """Every token minted so far (for tests that prove none is logged or stored)."""
+        with self._lock:
+            return list(self._tokens)
+
     def expire_all(self) -> None:
         """Make every minted token expired (to test re-acquisition)."""
         with self._lock:

@@ -2,7 +2,8 @@
 
 The webhook URL is a secret (its ``sig=`` lets anyone post), so it lives in an app
 setting or a Key Vault reference named by the tenant row, is read only when sending,
-is validated (https, no user info), and never appears in a log line or an error:
+is validated (https, no user info, a Teams Workflows or Power Automate host,
+a signature), and never appears in a log line or an error:
 errors name the setting, and any text that came back with the URL in it is
 redacted. Built on azure-core's async pipeline like the Exchange client, with the
 same user agent and jittered retry (shared.adapters.pipeline): its retry policy
@@ -29,6 +30,16 @@ TIMEOUT_S = 30.0
 MAX_IN_RUN_WAIT_S = 10.0
 
 
+# Where Teams Workflows ("Send webhook alerts to a channel") and Power Automate
+# "When a Teams webhook request is received" triggers live: the older
+# prod-NN.<region>.logic.azure.com and, since Microsoft moved the trigger URLs in
+# 2025, <environment>.NN.environment.api.powerplatform.com. Any other host is a
+# typo, a retired Office 365 connector or someone else's endpoint: a card full of
+# tenant names must not go there (docs/notifications.md).
+WEBHOOK_HOST_SUFFIXES = (".logic.azure.com", ".environment.api.powerplatform.com")
+RETIRED_CONNECTOR_SUFFIXES = (".webhook.office.com", "outlook.office.com", "outlook.office365.com")
+
+
 def webhook_url(setting: str, env: Mapping[str, str]) -> str:
     """The webhook URL held by app setting ``setting``, validated. Errors never
     contain the value."""
@@ -43,16 +54,41 @@ def webhook_url(setting: str, env: Mapping[str, str]) -> str:
     try:
         parts = urlsplit(value)
         host = parts.hostname
+        port = parts.port
     except ValueError:
         raise DeliveryError(f"app setting {setting} does not hold a valid URL") from None
-    secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))
+    loopback = is_loopback(host)
+    secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
     if not secure or not host:
         raise DeliveryError(f"app setting {setting} must hold an https:// webhook URL")
     if parts.username or parts.password:
         raise DeliveryError(f"app setting {setting}: the webhook URL must not carry a user name or password")
     if parts.fragment:
         raise DeliveryError(f"app setting {setting}: the webhook URL must not have a #fragment")
+    if not loopback:  # the simulator and local tests post to loopback
+        _check_microsoft_host(setting, host, port)
+        if "sig" not in dict(parse_qsl(parts.query)):
+            raise DeliveryError(
+                f"app setting {setting}: the webhook URL has no sig= signature: set the trigger's "
+                "'Who can trigger the flow' to 'Anyone' (the product posts without signing in)"
+            )
     return value
+
+
+def _check_microsoft_host(setting: str, host: str, port: int | None) -> None:
+    """Refuse a webhook host that is not a Teams Workflows / Power Automate trigger host."""
+    if host.endswith(RETIRED_CONNECTOR_SUFFIXES):
+        raise DeliveryError(
+            f"app setting {setting}: the URL is an Office 365 connector's (incoming webhook), which "
+            "Teams retired: create a Workflows webhook (docs/notifications.md)"
+        )
+    if not host.isascii() or not host.endswith(WEBHOOK_HOST_SUFFIXES):
+        raise DeliveryError(
+            f"app setting {setting}: {host!r} is not a Teams Workflows or Power Automate host "
+            f"(*{' or *'.join(WEBHOOK_HOST_SUFFIXES)})"
+        )
+    if port not in (None, 443):
+        raise DeliveryError(f"app setting {setting}: the webhook URL must use port 443, not {port}")
 
 
 def describe(url: str) -> str:

@@ -54,6 +54,13 @@ def test_targets_name_the_setting_never_a_url():
 def test_webhook_url_is_read_from_the_named_setting():
     assert webhook_url("HOOK", {"HOOK": f"  {HOOK} "}) == HOOK
     assert webhook_url("HOOK", {"HOOK": "http://127.0.0.1:8080/workflows/x?sig=abc"})
+    # The trigger URLs Power Automate has handed out since 2025, on the default port or :443.
+    new = (
+        "https://0f1e2d3c4b5a.09.environment.api.powerplatform.com:443/powerautomate/automations/direct"
+        f"/workflows/86ffea63/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={SIG}"
+    )
+    assert webhook_url("HOOK", {"HOOK": new}) == new
+    assert webhook_url("HOOK", {"HOOK": HOOK.replace(":443", "")})
 
 
 @pytest.mark.parametrize(
@@ -66,6 +73,15 @@ def test_webhook_url_is_read_from_the_named_setting():
         (HOOK + "#frag", "fragment"),
         ("not a url " + SIG, "https://"),
         ("https://[::1/workflows?sig=" + SIG, "not hold a valid URL"),
+        # Only Teams Workflows / Power Automate trigger hosts: never a look-alike.
+        (HOOK.replace("logic.azure.com", "logic.azure.com.evil.example"), "not a Teams Workflows"),
+        (HOOK.replace("prod-12.westeurope.logic", "prod-12.westeurope-logic"), "not a Teams Workflows"),
+        (HOOK.replace("prod-12.westeurope.logic.azure.com", "203.0.113.9"), "not a Teams Workflows"),
+        (HOOK.replace("prod-12.westeurope.logic.azure.com", "logic.azure.com."), "not a Teams Workflows"),
+        (HOOK.replace("prod-12.westeurope.logic.azure.com", "hooks.slack.com"), "not a Teams Workflows"),
+        (HOOK.replace(":443", ":8443"), "port 443"),
+        ("https://contoso.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d?sig=" + SIG, "retired"),
+        (HOOK.replace("&sig=" + SIG, ""), "no sig= signature"),
     ],
 )
 def test_bad_webhook_settings_are_explained_without_the_value(value, problem):
