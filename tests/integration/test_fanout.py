@@ -265,3 +265,30 @@ async def test_a_tenant_whose_messages_never_arrive_is_told_overdue_once(sim, ap
     assert [r.status for r in runs] == [Status.ERROR, Status.ERROR]  # ticks 4 and 5: overdue
     assert "overdue: not checked successfully for 45 minutes" in runs[0].error
     assert len(posts_for(sim, tenants[tenant_id])) == 1
+
+
+async def test_an_overdue_tenant_is_told_once_reminded_and_told_when_checks_work_again(
+    sim, app_env, monkeypatch
+):
+    monkeypatch.setenv("SMTPAUTH_REMINDER_HOURS", "1")
+    tenants = new_tenants(sim, 1)
+    (tenant_id,) = tenants
+    domain = tenants[tenant_id]
+    clock = start_clock()
+    async with services(clock) as svc:
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain))
+        for _ in range(8):  # ticks 1-8, two hours; no worker ever takes the messages
+            await fan_out(svc)
+            clock.advance(minutes=15)
+        told = posts_for(sim, domain)
+        assert len([t for t in told if f"Could not check SMTP AUTH in {domain}" in t]) == 1  # tick 4
+        assert len([t for t in told if f"Reminder: still cannot check SMTP AUTH in {domain}" in t]) == 1
+        assert len(told) == 2  # ticks 5-7 say nothing new
+
+        work = await check_message(svc, CheckMessage(tenant_id, clock()).to_text())
+        assert work.outcome is Outcome.CHECKED and work.result.status is Status.COMPLIANT
+        clock.advance(minutes=15)
+        tick = await fan_out(svc)
+    assert tick.overdue == ()
+    told = posts_for(sim, domain)
+    assert len(told) == 3 and f"Checks of {domain} work again" in told[-1]
