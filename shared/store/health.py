@@ -4,8 +4,9 @@ tenant with one query instead of one per tenant.
 
 Rows (partition ``tenant``, row key the tenant id): ``FirstEnqueued``,
 ``LastEnqueued`` (the timer), ``LastStarted``, ``LastChecked``, ``LastStatus``,
-``LastSuccess``, ``OpenFindings``, ``LastError`` (the worker), ``LastPoisoned``
-(the poison function). Partition ``timer``, row ``check``: ``LastRun``,
+``LastSuccess``, ``OpenFindings``, ``OpenFindingKinds`` (JSON: kind -> count),
+``LastError`` (the worker; ``check`` and the in-process loop record their checks
+too), ``LastPoisoned`` (the poison function). Partition ``timer``, row ``check``: ``LastRun``,
 ``PreviousRun``, ``Enqueued``, ``Due``, ``Overdue``.
 
 Every write is a MERGE of the properties its writer owns, so the timer and the
@@ -14,7 +15,8 @@ workers never overwrite each other's columns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,7 +26,7 @@ from azure.data.tables import TransactionOperation, UpdateMode
 from azure.data.tables.aio import TableClient
 
 from shared.core.model import CheckResult, Status
-from shared.store.records import Fields
+from shared.store.records import Fields, finding_counts
 
 TENANTS = "tenant"
 TIMER = "timer"
@@ -43,6 +45,7 @@ class TenantHealthRow:
     last_status: Status | None = None
     last_success: datetime | None = None
     open_findings: int | None = None
+    finding_kinds: Mapping[str, int] | None = None  # None: recorded before kinds were kept
     last_error: str | None = None
     last_poisoned: datetime | None = None
 
@@ -59,6 +62,7 @@ class TenantHealthRow:
             last_status=f.choice("LastStatus", Status) if status else None,
             last_success=f.optional_moment("LastSuccess"),
             open_findings=f.optional_integer("OpenFindings"),
+            finding_kinds=f.counts("OpenFindingKinds") if entity.get("OpenFindingKinds") else None,
             last_error=f.optional_text("LastError"),
             last_poisoned=f.optional_moment("LastPoisoned"),
         )
@@ -138,6 +142,8 @@ class HealthStore:
         if result.status is not Status.ERROR:
             props["LastSuccess"] = result.checked_at
             props["OpenFindings"] = open_findings if open_findings is not None else len(result.findings)
+            # What is still open after the run's own fixes, by kind (the health view's).
+            props["OpenFindingKinds"] = json.dumps(finding_counts(result.findings), sort_keys=True)
         await self._merge(result.tenant_id, **props)
 
     async def failed(self, tenant: str, error: str) -> None:

@@ -11,7 +11,7 @@ Pure: imports only the model, so pure code (notify/events.py) can take these typ
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -116,6 +116,23 @@ class Fields:
         except ValueError as exc:
             raise self.error(name, f"must be JSON ({exc})") from None
 
+    def counts(self, name: str) -> Mapping[str, int]:
+        """A JSON object of finding kinds and their counts (``{}`` when absent)."""
+        counts = self.json(name, "{}")
+        if not isinstance(counts, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in counts.items()
+        ):
+            raise self.error(name, f"must map finding kinds to counts, got {counts!r}")
+        return MappingProxyType(counts)
+
+
+def finding_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """How many findings of each kind (what ``Fields.counts`` reads back)."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[str(finding.kind)] = counts.get(str(finding.kind), 0) + 1
+    return counts
+
 
 # -- findings (the open findings table, and each row of the events table) ---------
 
@@ -200,11 +217,6 @@ class RunRecord:
     @classmethod
     def of(cls, entity: Mapping[str, Any], table: str = "runs") -> RunRecord:
         fields = Fields(entity, table)
-        counts = fields.json("FindingCounts", "{}")
-        if not isinstance(counts, dict) or not all(
-            isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) for k, v in counts.items()
-        ):
-            raise fields.error("FindingCounts", f"must map finding kinds to counts, got {counts!r}")
         return cls(
             tenant=fields.tenant,
             row_key=fields.row,
@@ -212,7 +224,7 @@ class RunRecord:
             status=fields.choice("Status", Status),
             mailboxes_scanned=fields.integer("MailboxesScanned", 0),
             finding_count=fields.integer("FindingCount", 0),
-            finding_counts=MappingProxyType(counts),
+            finding_counts=fields.counts("FindingCounts"),
             opened=fields.optional_integer("Opened"),
             changed=fields.optional_integer("Changed"),
             resolved=fields.optional_integer("Resolved"),

@@ -19,7 +19,7 @@ from azure.data.tables.aio import TableClient
 from shared.core.diff import diff, fingerprint
 from shared.core.model import CheckResult, Finding, HistoryDiff, Status
 from shared.store.keys import newest_first_key, newest_rows, safe_key
-from shared.store.records import FindingEvent, OpenFinding, RunRecord
+from shared.store.records import FindingEvent, OpenFinding, RunRecord, finding_counts
 
 BATCH = 100  # Table Storage transaction limit (one partition)
 MAX_LIST_CHARS = 30_000  # well under the 64 KB property limit
@@ -80,9 +80,7 @@ def _capped_json(items: Sequence[dict[str, Any]]) -> str:
 
 
 def run_entity(result: CheckResult, change: HistoryDiff | None) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for finding in result.findings:
-        counts[str(finding.kind)] = counts.get(str(finding.kind), 0) + 1
+    counts = finding_counts(result.findings)
     entity: dict[str, Any] = {
         "PartitionKey": result.tenant_id,
         "RowKey": newest_first_key(result.checked_at),
