@@ -2,11 +2,13 @@
 shared.shell.jobs, the same code the CLI and the demo run.
 
 timer -> fan-out (one message per due tenant) -> check queue -> worker (one tenant);
-a message the host gave up on -> <queue>-poison -> recorded and told.
+a message the host gave up on -> <queue>-poison -> recorded and told; GET /api/health
+-> the health view, for uptime monitors and dashboards.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import azure.functions as func
@@ -66,3 +68,19 @@ async def weekly_digest(timer: func.TimerRequest) -> None:
     from shared.shell.settings import Settings
 
     await run_digest(Settings.from_env())
+
+
+@app.route(route="health", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+async def health(req: func.HttpRequest) -> func.HttpResponse:
+    # The health view (what `status --json` prints): 200 while the timer runs and every
+    # tenant's checks arrive, 503 when the timer is late or a tenant is overdue (or the
+    # view cannot be read). A function key, never anonymous: it lists the tenants.
+    from shared.shell.jobs import health_check
+
+    status, document = await health_check()
+    return func.HttpResponse(
+        json.dumps(document),
+        status_code=status,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )

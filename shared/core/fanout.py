@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from shared.core.limits import OVERDUE_INTERVALS
 from shared.core.validation import ValidationError, check_tenant_id
@@ -111,17 +110,6 @@ def overdue_since(
         return None  # never enqueued yet: the first tick will
     limit = start + overdue_after(interval_minutes, tick)
     return limit if now >= limit else None
-
-
-class HealthState(StrEnum):
-    """A tenant's state in the health view."""
-
-    COMPLIANT = "compliant"
-    DRIFT = "drift"
-    ERROR = "could-not-check"
-    OVERDUE = "overdue"
-    PENDING = "not-checked-yet"
-    DISABLED = "disabled"
 
 
 @dataclass(frozen=True)

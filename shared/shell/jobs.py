@@ -1,15 +1,17 @@
 """The jobs the triggers run: the timer's fan-out, the queue worker and its poison
-handler, the weekly digest; and the in-process loop over every tenant (the demo, the
+handler, the weekly digest, the health view; and the in-process loop over every tenant (the demo, the
 benchmark's baseline, a deployment of one small tenant)."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from shared.core.model import CheckResult, Status
 from shared.notify.dispatch import Delivery
-from shared.shell import worker
+from shared.shell import health_report, worker
 from shared.shell.cycle import run_cycle
+from shared.shell.monitor import read_view
 from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
 from shared.shell.tick import FanOut, fan_out
@@ -24,6 +26,8 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
     fans out instead (enqueue_due); this is the demo's and the benchmark's baseline."""
     async with open_runtime(settings, keep_warm=True) as runtime:
         cycle = await run_cycle(runtime)
+        for result in cycle.results:  # what the queue worker records, for the health view
+            await runtime.health.checked(result, None)
     if cycle.delivery is not None:
         _log_delivery(cycle.delivery)
     results = cycle.results
@@ -49,6 +53,19 @@ async def record_poisoned(settings: Settings, text: str, dequeue_count: int | No
     """The poison-queue trigger: a check given up on is recorded and told."""
     async with open_runtime(settings, keep_warm=True) as runtime:
         return await worker.record_poisoned(runtime, text, dequeue_count=dequeue_count)
+
+
+async def health_check(settings: Settings | None = None) -> tuple[int, dict[str, Any]]:
+    """The HTTP health function's answer: its status code and JSON document. A view
+    that cannot be read (a bad setting, storage down) is a 503 too, with no detail in
+    the answer (it could name an account or a setting's value): the log has it."""
+    try:
+        async with open_runtime(settings or Settings.from_env(), keep_warm=True) as runtime:
+            view = await read_view(runtime)
+    except Exception:
+        log.exception("health view: could not read it")
+        return health_report.HTTP_UNHEALTHY, health_report.unreadable()
+    return health_report.http_status(view), health_report.document(view)
 
 
 async def weekly_digest(settings: Settings) -> Delivery:

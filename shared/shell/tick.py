@@ -28,7 +28,8 @@ class FanOut:
     overdue: tuple[Overdue, ...]
 
 
-def _clock(load: TenantLoad, row: TenantHealthRow | None) -> TenantClock:
+def tenant_clock(load: TenantLoad, row: TenantHealthRow | None) -> TenantClock:
+    """What the timer knows of one tenant's checks (the health view reads it too)."""
     policy = load.policy
     row = row or TenantHealthRow(load.tenant_id)
     return TenantClock(
@@ -49,7 +50,7 @@ async def fan_out(runtime: Runtime) -> FanOut:
     rows = await runtime.health.tenants()
     timer = await runtime.health.timer()
     tick = tick_length(timer.last_run, now)
-    plan = plan_tick((_clock(load, rows.get(t)) for t, load in loads.items()), now, tick)
+    plan = plan_tick((tenant_clock(load, rows.get(t)) for t, load in loads.items()), now, tick)
 
     # Record the enqueue after the send: a lost write only makes the next tick send
     # again, and the worker drops a message a newer check already covered.
