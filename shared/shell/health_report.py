@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.core.commands import tenant_add
 from shared.core.health_view import HealthState, HealthView, TenantHealth
 from shared.core.limits import OVERDUE_INTERVALS
 from shared.notify.text import MAX_NOTE, clean, one_line, plural
@@ -172,20 +173,23 @@ def text(view: HealthView) -> str:
     summary = f"{plural(len(view.tenants), 'tenant')}" + (f": {', '.join(states)}" if states else "")
     lines = [_timer_line(view), f"{summary}; {number(len(view.overdue))} overdue"]
     if view.tenants:
-        rows = [("TENANT", "DOMAIN", "STATE", "LAST CHECK (UTC)", "LAST SUCCESS", "OPEN FINDINGS", "OVERDUE")]
+        # The open findings last: the one column that grows.
+        rows = [("TENANT", "DOMAIN", "STATE", "OVERDUE", "LAST CHECK (UTC)", "LAST SUCCESS", "OPEN FINDINGS")]
         rows += [
             (
                 t.facts.tenant,
                 t.facts.domain or "(row unreadable)",
                 _LABELS[t.state],
+                f"since {_when(t.overdue_since)}" if t.overdue_since else "no",
                 _when(t.facts.clock.last_checked),
                 _when(t.facts.clock.last_success),
                 _findings_cell(t),
-                f"since {_when(t.overdue_since)}" if t.overdue_since else "no",
             )
             for t in view.tenants
         ]
         lines += ["", *table(rows)]
+    else:
+        lines.append(f"No tenant is monitored: add one with {tenant_add()}")
     problems = _problems(view)
     if problems:
         lines += ["", "Needs a look:", *problems]
