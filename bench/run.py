@@ -278,9 +278,9 @@ The no-change run at {big.mailboxes:,} mailboxes, request by request:
 {report.ops_table(no_change)}
 
 None of these grows with the tenant. The reads are one query each on {reads}; the
-writes are the run row, plus, when findings open, change or resolve, batch transactions
-of up to 100 rows in one partition (the first runs above: one transaction for the
-findings and one for their events). The {creates} create-table requests are `ensure_tables`
+writes are the run row and the tenant's health row (what `status` reads), plus, when
+findings open, change or resolve, batch transactions of up to 100 rows in one partition
+(the first runs above: one transaction for the findings and one for their events). The {creates} create-table requests are `ensure_tables`
 in `open_runtime`: each run here is a fresh process, so each pays them once (answered 409);
 a warm Functions worker remembers the tables and skips them on later runs.
 
