@@ -268,10 +268,10 @@ async def test_a_tenant_whose_messages_never_arrive_is_told_overdue_once(sim, ap
 
 
 async def test_an_overdue_tenant_is_told_once_reminded_and_told_when_checks_work_again(
-    sim, app_env, monkeypatch
+    sim, app_env, customer_app, monkeypatch
 ):
     monkeypatch.setenv("SMTPAUTH_REMINDER_HOURS", "1")
-    tenants = new_tenants(sim, 1)
+    tenants = new_tenants(customer_app, 1)
     (tenant_id,) = tenants
     domain = tenants[tenant_id]
     clock = start_clock()

@@ -32,11 +32,13 @@ pytestmark = pytest.mark.usefixtures("app_env")
 NASTY = "denied \x1b[31mred\x1b[0m \u202eexe.dab\u202c see https://evil.example/x\nsecond line"
 
 
-def add(sim, name: str, **seed) -> tuple[str, str, Any]:
+def add(app, name: str, **seed) -> tuple[str, str, Any]:
+    """A customer tenant reached through the multi-tenant app."""
     tenant_id = str(uuid.uuid4())
     domain = f"{name}-{tenant_id[:6]}.onmicrosoft.com"
-    tenant = sim.add_tenant(tenant_id, domain, **seed)
+    tenant = app.sim.add_tenant(tenant_id, domain, **seed)
     tenant.seed(5)
+    app.consent(tenant_id)
     return tenant_id, domain, tenant
 
 
@@ -52,14 +54,14 @@ async def call_health() -> tuple[int, dict, dict]:
     return response.status_code, headers, json.loads(response.get_body())
 
 
-async def test_status_lists_every_tenant_with_its_state_checks_findings_and_the_timer(sim, app_env):
-    ok, ok_domain, _ = add(sim, "ok")
-    drift, drift_domain, drifting = add(sim, "drift", org_smtp_auth_disabled=False)
+async def test_status_lists_every_tenant_with_its_state_checks_findings_and_the_timer(app_env, customer_app):
+    ok, ok_domain, _ = add(customer_app, "ok")
+    drift, drift_domain, drifting = add(customer_app, "drift", org_smtp_auth_disabled=False)
     drifting.add_mailbox(f"printer@{drift_domain}", smtp_auth_disabled=False)
-    broken, broken_domain, failing = add(sim, "broken")
+    broken, broken_domain, failing = add(customer_app, "broken")
     failing.forbidden = NASTY
-    new, new_domain, _ = add(sim, "new")
-    off, off_domain, _ = add(sim, "off")
+    new, new_domain, _ = add(customer_app, "new")
+    off, off_domain, _ = add(customer_app, "off")
     async with services() as svc:
         for tenant_id, domain in ((ok, ok_domain), (drift, drift_domain), (broken, broken_domain)):
             await svc.desired.put_tenant(TenantPolicy(tenant_id, domain))
@@ -118,9 +120,10 @@ async def test_status_lists_every_tenant_with_its_state_checks_findings_and_the_
     assert "second line" not in table.stdout.split(problem)[1]
 
 
-async def test_a_check_from_the_cli_or_the_in_process_loop_is_in_the_view_too(sim, app_env):
-    by_cli, cli_domain, _ = add(sim, "bycli")
-    by_loop, loop_domain, _ = add(sim, "byloop")
+async def test_a_check_from_the_cli_or_the_in_process_loop_is_in_the_view_too(sim, tenant_id, customer_app):
+    by_cli, cli_domain = tenant_id, "bycli.onmicrosoft.com"  # the home tenant: the admin's own
+    sim.add_tenant(by_cli, cli_domain).seed(5)
+    by_loop, loop_domain, _ = add(customer_app, "byloop")
     assert cli("tenant", "add", "--tenant", by_cli, "--domain", cli_domain).returncode == 0
     assert cli("check", "--tenant", by_cli).returncode == 0
     async with services() as svc:
@@ -134,9 +137,9 @@ async def test_a_check_from_the_cli_or_the_in_process_loop_is_in_the_view_too(si
 
 
 async def test_the_health_function_answers_503_while_a_tenant_is_overdue_and_200_when_checks_arrive(
-    sim, app_env
+    app_env, customer_app
 ):
-    tenant_id, domain, tenant = add(sim, "late")
+    tenant_id, domain, tenant = add(customer_app, "late")
     tenant.forbidden = NASTY
     two_hours_ago = Clock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2))
     async with services(two_hours_ago) as svc:
