@@ -187,11 +187,14 @@ def permission_hint(status: int, text: str, cmdlet: str) -> str:
             "Exchange.ManageAsApp app role on Office 365 Exchange Online "
             "(00000002-0000-0ff1-ce00-000000000000), with admin consent."
         )
+    # 403: the token carried the app role (without it the public report sees 401), so
+    # the missing piece is the directory or Exchange role.
     return (
-        "Missing grant: most likely the Exchange.ManageAsApp app role on Office 365 Exchange "
-        "Online (00000002-0000-0ff1-ce00-000000000000), with admin consent; if it has that, "
-        f"an Exchange role that allows {what} (Global Reader to read, Exchange Administrator "
-        "to change): one public report sees 403 when only the app role is granted."
+        f"Missing grant: most likely an Exchange role that allows {what} (Global Reader or "
+        "View-Only Configuration to read, Exchange Administrator to change): one public "
+        "report sees 403 when the identity has the Exchange.ManageAsApp app role but no "
+        "role. If a role is assigned, check that app role on Office 365 Exchange Online "
+        "(00000002-0000-0ff1-ce00-000000000000) and its admin consent."
     )
 
 
