@@ -31,6 +31,11 @@ class Bounds:
 # Entra ID keeps sign-in logs for 30 days: a longer window would read as "no use".
 EVIDENCE_DAYS = Bounds(1, 30, 30, why="sign-in logs keep 30 days")
 MAX_CHANGES_PER_RUN = Bounds(0, 1000, 25)
+# Hours remediation waits after drift is first seen before it turns SMTP AUTH off:
+# OAuth SMTP senders leave no SMTP sign-in, so no evidence proves a mailbox unused,
+# and the owner needs time to record an exception. 0: act at once. 30 days at most:
+# drift left longer is report mode, said as such.
+GRACE_HOURS = Bounds(0, 30 * 24, 24, why="0: act at once; longer than 30 days is report mode")
 # How often a tenant is checked, in minutes; 0: at every timer tick. A week at most:
 # a tenant checked more rarely is hardly monitored.
 INTERVAL_MINUTES = Bounds(0, 7 * 24 * 60, 0, why="0: every timer tick")

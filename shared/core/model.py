@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from shared.core.limits import (
     DEFAULT_MAILBOX_FIX,
     EVIDENCE_DAYS,
+    GRACE_HOURS,
     INTERVAL_MINUTES,
     MAILBOX_FIX,
     MAX_CHANGES_PER_RUN,
@@ -107,6 +108,8 @@ class TenantPolicy:
     evidence_days: int = EVIDENCE_DAYS.default
     when_evidence_unavailable: EvidencePolicy = EvidencePolicy.HOLD
     max_changes_per_run: int = MAX_CHANGES_PER_RUN.default
+    # Hours after drift is first seen before remediation turns SMTP AUTH off; 0: at once.
+    grace_hours: int = GRACE_HOURS.default
     # Minutes between checks; 0: at every timer tick (shared.core.fanout decides).
     interval_minutes: int = INTERVAL_MINUTES.default
     # The multi-tenant app this (customer) tenant consented to, when it is not the one
@@ -187,9 +190,14 @@ class Finding:
     @property
     def key(self) -> str:
         """Identity of a finding across runs: same kind on the same object."""
-        if self.kind is FindingKind.ORG_SETTING_DRIFT:
-            return str(self.kind)
-        return f"{self.kind}:{(self.mailbox_guid or self.target).lower()}"
+        return finding_key(self.kind, self.mailbox_guid or self.target)
+
+
+def finding_key(kind: FindingKind, mailbox: str) -> str:
+    """Finding.key of a finding of ``kind`` on ``mailbox`` (its GUID, else its address)."""
+    if kind is FindingKind.ORG_SETTING_DRIFT:
+        return str(kind)
+    return f"{kind}:{mailbox.lower()}"
 
 
 class ChangeKind(StrEnum):
@@ -281,6 +289,11 @@ class Action:
     finding_kind: FindingKind
     mailbox_guid: str | None = None
 
+    @property
+    def finding_key(self) -> str:
+        """Finding.key of the finding this action fixes (its first-seen time is kept by it)."""
+        return finding_key(self.finding_kind, self.mailbox_guid or self.target)
+
 
 @dataclass(frozen=True)
 class ActionResult:
@@ -290,6 +303,11 @@ class ActionResult:
     evidence: tuple[SignInEvidence, ...] = ()
     # What Exchange warned when it took the change (@adminapi.warnings), kept for the audit.
     warnings: tuple[str, ...] = ()
+    # When the grace period after the drift was first seen ends: not done before it
+    # (None: no grace applies, the action does not turn SMTP AUTH off).
+    due: datetime | None = None
+    # The guard that held it (its function name in shared.core.remediation); "" if none did.
+    held_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,15 @@ approved exception, not for its usage.
    SMTP AUTH in the evidence window (naming who, when and from where);
 6. ``mailbox_user_used_smtp_auth``: a mailbox whose user used SMTP AUTH in the
    window is held, naming who, when and from where;
-7. ``change_limit``: at most ``max_changes_per_run`` mailbox changes; the rest are
+7. ``grace_period``: nothing turns SMTP AUTH off before ``grace_hours`` have passed
+   since its drift was first seen (the run history's open findings say when; drift
+   this run found first is seen now). OAuth SMTP senders leave no SMTP sign-in, so
+   no evidence proves a mailbox unused: its owner gets the grace to record an
+   exception. Held with the due time; the first run after it does the change;
+8. ``change_limit``: at most ``max_changes_per_run`` mailbox changes; the rest are
    held for later runs. Last, so a mailbox another guard holds uses none of it.
+
+Every result carries its ``due`` time (when the grace ends), planned or held.
 
 The guard rails that need I/O (the lock, the re-read under it, the read-back) are in
 shared.shell.remediator.
@@ -28,8 +35,8 @@ shared.shell.remediator.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shared.core import commands
@@ -141,6 +148,8 @@ class PlanContext:
     evidence: EvidenceState
     note: str  # for the run: what happened because the evidence was unavailable
     days: int  # the evidence window
+    now: datetime
+    first_seen: Mapping[str, datetime]  # Finding.key -> when the run history first saw it
 
     @classmethod
     def of(
@@ -150,6 +159,7 @@ class PlanContext:
         observed: Observation,
         evidence: Evidence | None,
         now: datetime,
+        first_seen: Mapping[str, datetime] | None = None,
     ) -> PlanContext:
         note = ""
         if evidence is not None and evidence.available:
@@ -179,6 +189,8 @@ class PlanContext:
             evidence=state,
             note=note,
             days=evidence.days if evidence else policy.evidence_days,
+            now=now,
+            first_seen=first_seen or {},
         )
 
     def mailbox(self, action: Action) -> MailboxSetting | None:
@@ -186,6 +198,17 @@ class PlanContext:
         if action.kind is not ActionKind.SET_MAILBOX:
             return None
         return self.mailboxes.get((action.mailbox_guid or "").lower())
+
+    def seen_since(self, action: Action) -> datetime:
+        """When the drift this action fixes was first seen: by the run history, else
+        now (this run found it). Never later than now, whatever a stored row says."""
+        return min(self.first_seen.get(action.finding_key, self.now), self.now)
+
+    def due(self, action: Action) -> datetime | None:
+        """When the grace period ends for an action that turns SMTP AUTH off (None: none applies)."""
+        if not takes_smtp_auth_away(action):
+            return None
+        return self.seen_since(action) + timedelta(hours=self.policy.grace_hours)
 
 
 def counts_against_limit(action: Action) -> bool:
@@ -298,6 +321,28 @@ def mailbox_user_used_smtp_auth(action: Action, context: PlanContext, budget: Bu
     )
 
 
+def grace_period(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    due = context.due(action)
+    if due is None or context.now >= due:
+        return None
+    if action.kind is ActionKind.SET_ORG:
+        who = "the organization (every mailbox without its own override)"
+        keep = (
+            f"record an exception for each mailbox that must keep it "
+            f"({commands.exception_add(context.policy.tenant_id)}) and give it its own override "
+            f"({commands.set_cas_mailbox('ADDRESS', False)})"
+        )
+    else:
+        who = action.target
+        keep = f"record it: {commands.exception_add(context.policy.tenant_id, action.target)}"
+    return _held(
+        action,
+        f"SMTP AUTH will be turned off for {who} at {due:%Y-%m-%d %H:%M} UTC unless an approved "
+        f"exception is recorded (drift first seen {context.seen_since(action):%Y-%m-%d %H:%M} UTC, "
+        f"grace {context.policy.grace_hours} h). If it must keep SMTP AUTH, {keep}",
+    )
+
+
 def change_limit(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
     if not counts_against_limit(action) or budget.left > 0:
         return None
@@ -315,16 +360,22 @@ GUARDS: tuple[Guard, ...] = (
     approved_mailboxes_on_org_switch,
     org_followers_used_smtp_auth,
     mailbox_user_used_smtp_auth,
+    grace_period,
     change_limit,
 )
 
 
 def refusal(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
-    """The first refusal in GUARDS order; None: the action passes them all."""
+    """The first refusal in GUARDS order, naming its guard; None: the action passes them all."""
     for guard in GUARDS:
         if (held := guard(action, context, budget)) is not None:
-            return held
+            return replace(held, held_by=guard.__name__)
     return None
+
+
+def waits_for_grace(result: ActionResult) -> bool:
+    """Held only until its grace period ends: done by the first run after ``due``."""
+    return result.status is ActionStatus.HELD and result.held_by == grace_period.__name__
 
 
 def plan(
@@ -333,10 +384,14 @@ def plan(
     observed: Observation,
     evidence: Evidence | None,
     now: datetime,
+    first_seen: Mapping[str, datetime] | None = None,
 ) -> Plan:
     """Each action through GUARDS in order: the first refusal holds it; one that
-    passes them all is planned, and a planned mailbox change uses up the budget."""
-    context = PlanContext.of(actions, policy, observed, evidence, now)
+    passes them all is planned, and a planned mailbox change uses up the budget.
+
+    ``first_seen`` maps Finding.key to when the run history first saw that drift
+    (its open findings); a finding it lacks was first seen ``now``."""
+    context = PlanContext.of(actions, policy, observed, evidence, now, first_seen)
     budget = Budget(policy.max_changes_per_run)
     results: list[ActionResult] = []
     for action in actions:
@@ -345,7 +400,7 @@ def plan(
             checked = context.evidence is EvidenceState.READ
             result = ActionResult(action, ActionStatus.PLANNED, _why(action, checked, context.days))
             budget = budget.after(action)
-        results.append(result)
+        results.append(replace(result, due=context.due(action)))
     return Plan(tuple(results), context.note)
 
 

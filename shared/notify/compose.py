@@ -17,6 +17,7 @@ from shared.core.model import (
     FindingKind,
     Status,
 )
+from shared.core.remediation import waits_for_grace
 from shared.notify.events import Event, EventKind
 from shared.notify.message import Line, Message, Section, Tone
 from shared.notify.text import MAX_NOTE, PRODUCT, clean, smtp, when
@@ -58,6 +59,19 @@ def action_line(result: ActionResult) -> Line:
     return Line(clean(target), clean(detail, MAX_NOTE))
 
 
+def scheduled_line(result: ActionResult) -> Line:
+    """An action waiting out its grace period: what goes, when, and how to keep it."""
+    action = result.action
+    org = action.kind is ActionKind.SET_ORG
+    target = "Organization (Set-TransportConfig)" if org else action.target
+    at = when(result.due) if result.due else "the end of its grace period"
+    detail = (
+        f"SMTP AUTH will be turned off for {'the organization' if org else action.target} at {at} "
+        "unless an approved exception is recorded"
+    )
+    return Line(clean(target), clean(detail, MAX_NOTE))
+
+
 def tenant_name(result: CheckResult) -> str:
     policy = result.policy
     return clean(policy.initial_domain if policy and policy.initial_domain else result.tenant_id)
@@ -95,7 +109,10 @@ def compose(result: CheckResult, events: Sequence[Event], *, remind_every: timed
     kinds = _by_kind(events)
     opened, changed = kinds.get(EventKind.DRIFT_OPENED, []), kinds.get(EventKind.DRIFT_CHANGED, [])
     resolved, reminded = kinds.get(EventKind.DRIFT_RESOLVED, []), kinds.get(EventKind.REMINDER, [])
-    applied, held = kinds.get(EventKind.REMEDIATION_APPLIED, []), kinds.get(EventKind.REMEDIATION_HELD, [])
+    applied, holds = kinds.get(EventKind.REMEDIATION_APPLIED, []), kinds.get(EventKind.REMEDIATION_HELD, [])
+    # A hold that only waits out the grace period is a scheduled change, said as such.
+    scheduled = [e for e in holds if e.action is not None and waits_for_grace(e.action)]
+    held = [e for e in holds if e not in scheduled]
     failed = kinds.get(EventKind.REMEDIATION_FAILED, [])
     error_event = next((e for e in events if e.error is not None), None)
 
@@ -139,13 +156,14 @@ def compose(result: CheckResult, events: Sequence[Event], *, remind_every: timed
             )
         )
     note = clean(result.remediation.note, MAX_NOTE) if result.remediation and stopped_event is None else ""
-    for heading, items, section_tone in (
-        ("Fixed by remediation", applied, Tone.GOOD),
-        ("Remediation held", held, Tone.WARNING),
-        ("Remediation failed", failed, Tone.ATTENTION),
+    for heading, items, section_tone, show in (
+        ("Fixed by remediation", applied, Tone.GOOD, action_line),
+        ("SMTP AUTH will be turned off", scheduled, Tone.WARNING, scheduled_line),
+        ("Remediation held", held, Tone.WARNING, action_line),
+        ("Remediation failed", failed, Tone.ATTENTION, action_line),
     ):
         if items:
-            lines = tuple(action_line(e.action) for e in items if e.action is not None)
+            lines = tuple(show(e.action) for e in items if e.action is not None)
             sections.append(Section(f"{heading} ({len(lines):,})", lines, tone=section_tone, note=note))
             note = ""  # the run's note once, under the first remediation section
 
@@ -221,6 +239,8 @@ def _headline(result: CheckResult, kinds: dict[EventKind, list[Event]], name: st
             return f"SMTP AUTH drift resolved in {name}", Tone.GOOD
         return f"SMTP AUTH drift partly resolved in {name}", Tone.WARNING
     if EventKind.REMEDIATION_HELD in kinds:
+        if all(e.action and waits_for_grace(e.action) for e in kinds[EventKind.REMEDIATION_HELD]):
+            return f"SMTP AUTH remediation scheduled in {name}", Tone.WARNING
         return f"SMTP AUTH remediation held in {name}", Tone.WARNING
     if EventKind.REMEDIATION_APPLIED in kinds:
         return f"SMTP AUTH drift fixed by remediation in {name}", Tone.GOOD
@@ -248,13 +268,18 @@ def _summary(result: CheckResult, kinds: dict[EventKind, list[Event]]) -> str:
     open_now = len(open_failures(result))
     if open_now and (EventKind.REMINDER in kinds or open_now > fresh):
         parts.append(f"{open_now:,} open")
-    for label, kind in (
-        ("applied", EventKind.REMEDIATION_APPLIED),
-        ("held", EventKind.REMEDIATION_HELD),
-        ("failed", EventKind.REMEDIATION_FAILED),
+    waiting = sum(
+        1 for e in kinds.get(EventKind.REMEDIATION_HELD, []) if e.action and waits_for_grace(e.action)
+    )
+    count[EventKind.REMEDIATION_HELD] = count.get(EventKind.REMEDIATION_HELD, 0) - waiting
+    for label, n in (
+        ("applied", count.get(EventKind.REMEDIATION_APPLIED, 0)),
+        ("scheduled", waiting),
+        ("held", count[EventKind.REMEDIATION_HELD]),
+        ("failed", count.get(EventKind.REMEDIATION_FAILED, 0)),
     ):
-        if count.get(kind):
-            parts.append(f"remediation {label}: {count[kind]:,}")
+        if n:
+            parts.append(f"remediation {label}: {n:,}")
     if EventKind.REMEDIATION_STOPPED in kinds:
         parts.append("remediation could not run")
     if not parts:
@@ -285,7 +310,14 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
             "A mailbox that must keep SMTP AUTH (a scanner, an app) needs an approved exception: "
             f"{commands.exception_add(tenant)} (list them: {commands.exception_list(tenant)})"
         )
-    if EventKind.REMEDIATION_HELD in kinds:
+    holds = [e.action for e in events if e.kind is EventKind.REMEDIATION_HELD and e.action is not None]
+    if any(waits_for_grace(r) for r in holds):
+        out.append(
+            "Scheduled changes wait out the tenant's grace period (GraceHours) so that a device or app "
+            "still using SMTP AUTH can be approved first: record an exception before the time shown "
+            f"({commands.exception_add(tenant)}); the first run after it makes the change."
+        )
+    if any(not waits_for_grace(r) for r in holds):
         out.append(
             "Held changes wait for a person: approve the mailbox with an exception (the reason gives "
             "the command) or agree the change with its owner; remediation tries again every run."

@@ -4,6 +4,9 @@ write, read back, and audit every decision.
 Guard rails kept here:
 
 * runs only on a complete observation (the engine never calls it after a failed read);
+* the grace period counts from when the run history first saw each drift (its open
+  findings), never from this run alone: a run that cannot read it stops, and
+  nothing is written;
 * no write without an audit row: the intended actions are recorded before anything
   is written, and every outcome after;
 * under the per-tenant lock, the desired state's exceptions are read again (one
@@ -39,10 +42,11 @@ from shared.core.model import (
     TenantPolicy,
 )
 from shared.core.policy import ExceptionIndex
-from shared.core.remediation import actions_for, needs_evidence, plan
+from shared.core.remediation import actions_for, needs_evidence, plan, takes_smtp_auth_away
 from shared.store.audit import AuditStore
 from shared.store.desired import DesiredStateStore
 from shared.store.lock import TenantLock
+from shared.store.runs import HistoryReader
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ class Remediator:
     lock: TenantLock
     audit: AuditStore
     desired: DesiredStateStore
+    history: HistoryReader  # when each open finding was first seen (the grace period)
     clock: Callable[[], datetime]  # the runtime's, shared with the engine and the notifier
     timings: VerifyTimings = field(default_factory=VerifyTimings)
 
@@ -102,7 +107,7 @@ class Remediator:
             if needs_evidence(actions)
             else None
         )
-        decided = plan(actions, policy, observed, evidence, now)
+        decided = plan(actions, policy, observed, evidence, now, await self._first_seen(policy, actions))
         planned, note = decided.results, decided.note
         if dry_run:  # `plan`: says what would happen, and writes nothing anywhere
             return RemediationOutcome(policy.mode, planned, note)
@@ -136,6 +141,15 @@ class Remediator:
             note = (note + " " if note else "") + f"The audit trail could not record these outcomes: {exc}"
         return RemediationOutcome(policy.mode, results, note)
 
+    async def _first_seen(self, policy: TenantPolicy, actions: Sequence[Action]) -> dict[str, datetime]:
+        """Finding.key -> first seen, from the open findings of the last run that
+        could check. Not read when no grace applies. A failed read raises: the engine
+        reports remediation as stopped, rather than restart every grace from now."""
+        if policy.grace_hours == 0 or not any(takes_smtp_auth_away(a) for a in actions):
+            return {}
+        found = await self.history.open_findings(policy.tenant_id)
+        return {key: item.first_seen for key, item in found.items()}
+
     async def _apply_planned(
         self, tenant: str, planned: Sequence[ActionResult], run_id: str
     ) -> list[ActionResult]:
@@ -152,7 +166,11 @@ class Remediator:
                 }
             else:
                 done = await self._apply(tenant, todo)
-        return [done.get(r.action, r) if r.status is ActionStatus.PLANNED else r for r in planned]
+        # The outcome keeps the plan's due time: when the action was due, for the trail.
+        return [
+            replace(done[r.action], due=r.due) if r.status is ActionStatus.PLANNED and r.action in done else r
+            for r in planned
+        ]
 
     async def _approved_since(self, tenant: str, actions: Sequence[Action]) -> dict[Action, str]:
         """Actions that the desired state, read again now, no longer allows."""

@@ -180,6 +180,9 @@ def remediation_json(outcome: RemediationOutcome | None) -> dict[str, Any] | Non
                 "after": r.action.after,
                 "status": str(r.status),
                 "reason": r.reason,
+                # When its grace period ends (null: none applies); added in version 1.
+                "due": r.due.isoformat() if r.due else None,
+                "held_by": r.held_by or None,  # the guard that held it (null: none did)
                 "evidence": [
                     {"user": s.user, "at": s.at.isoformat(), "ip": s.ip_address, "app": s.app}
                     for s in r.evidence
@@ -225,7 +228,7 @@ def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remedia
     lines = [f"  {verb}: " + ", ".join(f"{number(n)} {status}" for status, n in sorted(counts.items()))]
     if outcome.note:
         lines.append(f"  Note: {line(outcome.note)}")
-    rows = [("STATUS", "ACTION", "TARGET", "FROM", "TO")]
+    rows = [("STATUS", "ACTION", "TARGET", "FROM", "TO", "DUE")]
     rows += [
         (
             str(r.status).upper() if r.status is not ActionStatus.APPLIED else "applied",
@@ -233,6 +236,8 @@ def remediation_text(outcome: RemediationOutcome | None, *, verb: str = "Remedia
             r.action.target,
             commands.powershell_value(r.action.before),
             commands.powershell_value(r.action.after),
+            # The end of its grace period: not done before it ("-": none applies).
+            r.due.strftime("%Y-%m-%d %H:%M UTC") if r.due else "-",
         )
         for r in outcome.results
     ]

@@ -106,19 +106,21 @@ async def open_runtime(
         poison = await stack.enter_async_context(
             queue_client(settings.storage, settings.check_queue + POISON_SUFFIX, credential)
         )
+        history = HistoryStore(
+            tables.get_table_client(names.runs),
+            tables.get_table_client(names.findings),
+            tables.get_table_client(names.events),
+        )
         yield Runtime(
             settings=settings,
             clock=clock,
             clients=clients,
             desired=desired,
-            history=HistoryStore(
-                tables.get_table_client(names.runs),
-                tables.get_table_client(names.findings),
-                tables.get_table_client(names.events),
-            ),
+            history=history,
             remediator=Remediator(
                 clients=clients,
                 desired=desired,
+                history=history,
                 lock=TenantLock(locks),
                 audit=AuditStore(tables.get_table_client(names.audit)),
                 clock=clock,

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from shared.core.limits import (
     DEFAULT_MAILBOX_FIX,
     EVIDENCE_DAYS,
+    GRACE_HOURS,
     INTERVAL_MINUTES,
     MAILBOX_FIX,
     MAX_CHANGES_PER_RUN,
@@ -160,6 +161,7 @@ def parse_tenant_row(entity: Mapping[str, Any]) -> TenantPolicy:
         max_changes_per_run=row.integer("MaxChangesPerRun", MAX_CHANGES_PER_RUN),
         interval_minutes=row.integer("IntervalMinutes", INTERVAL_MINUTES),
         app_id=_app_id(row),
+        grace_hours=row.integer("GraceHours", GRACE_HOURS),
     )
 
 
@@ -291,6 +293,7 @@ def tenant_entity(policy: TenantPolicy) -> dict[str, Any]:
         "WhenEvidenceUnavailable": str(policy.when_evidence_unavailable),
         "MaxChangesPerRun": policy.max_changes_per_run,
         "IntervalMinutes": policy.interval_minutes,
+        "GraceHours": policy.grace_hours,
     }
     if policy.app_id:
         # Written only when set: the row is merged, so a `tenant add` that does not
@@ -327,6 +330,7 @@ TENANT_COLUMNS = {
     "when_evidence_unavailable": "WhenEvidenceUnavailable",
     "max_changes_per_run": "MaxChangesPerRun",
     "interval_minutes": "IntervalMinutes",
+    "grace_hours": "GraceHours",
 }
 
 

@@ -76,7 +76,7 @@ async def test_the_engine_the_remediator_and_the_notifier_read_one_clock(sim, te
     clock = start_clock()
     clock.advance(days=3)  # far from the wall clock, so nothing can pass by reading that
     async with services(clock) as svc:
-        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0))
         first = await run_cycle(svc)
         t0 = clock.now
         tenant.set_override(tenant.mailbox_at(6).guid, False)  # drift again, later

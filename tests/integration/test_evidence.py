@@ -20,7 +20,8 @@ from sim.rate_limit import RateLimit
 from .helpers import monitor, services
 
 pytestmark = pytest.mark.usefixtures("app_env")
-REMEDIATE = {"mode": Mode.REMEDIATE}
+# GraceHours 0: these tests are about the other guard rails (the grace: test_grace_period.py).
+REMEDIATE = {"mode": Mode.REMEDIATE, "grace_hours": 0}
 
 
 def statuses(result):

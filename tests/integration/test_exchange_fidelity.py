@@ -120,7 +120,7 @@ async def test_a_partial_read_is_could_not_check_resolves_nothing_and_remediates
         # The next run may remediate; page 2 comes with errors (and without one drift),
         # page 1 still shows a mailbox remediation would fix.
         tenant.apply_setting(tenant.mailbox_at(1200).guid, None)
-        await monitor(svc, tenant_id, domain, mode=Mode.REMEDIATE)
+        await monitor(svc, tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0)
         sim.faults.partial_errors("Some objects could not be read.", cmdlet="Get-CASMailbox", only_paged=True)
         (second,) = await check_tenants(svc)
     assert second.status is Status.ERROR
@@ -145,7 +145,7 @@ async def test_a_set_answered_with_warnings_alone_succeeds_and_the_audit_keeps_t
     sim.faults.warnings_only("The mailbox is on litigation hold.", cmdlet="Set-CASMailbox")
     caplog.set_level(logging.WARNING)
     async with services() as svc:
-        await monitor(svc, tenant_id, domain, mode=Mode.REMEDIATE)
+        await monitor(svc, tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0)
         (result,) = await check_tenants(svc)
         audit = await svc.remediator.audit.list(tenant_id)
     assert {r.status for r in result.remediation.results} == {ActionStatus.APPLIED}

@@ -39,7 +39,7 @@ def drifted(sim, tenant_id, domain, overrides):
 
 async def remediating(tenant_id, domain):
     async with services() as svc:
-        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0))
 
 
 async def test_a_check_that_fixes_everything_exits_0_and_lists_it_as_fixed(sim, tenant_id):

@@ -22,7 +22,8 @@ from sim.graph_signins import sign_in
 from .helpers import approved, monitor, services
 
 pytestmark = pytest.mark.usefixtures("app_env")
-REMEDIATE = {"mode": Mode.REMEDIATE}
+# GraceHours 0: these tests are about the other guard rails (the grace: test_grace_period.py).
+REMEDIATE = {"mode": Mode.REMEDIATE, "grace_hours": 0}
 
 
 def seeded(sim, tenant_id, domain, count=100, org=True, overrides=None):
@@ -237,7 +238,8 @@ async def test_plan_shows_what_would_happen_and_changes_nothing(sim, tenant_id):
     tenant = seeded(sim, tenant_id, domain, org=False, overrides={1: False, 2: False})
     sim.add_sign_in(sign_in(tenant.mailbox_at(2).address, datetime.now(UTC) - timedelta(days=2)))
     async with services() as svc:
-        await monitor(svc, tenant_id, domain)  # report mode: plan works whatever the mode
+        # Report mode: plan works whatever the mode. GraceHours 0: planned at once.
+        await monitor(svc, tenant_id, domain, grace_hours=0)
     text = cli("plan", "--tenant", tenant_id)
     assert text.returncode == 1, text.stderr  # as check: drift, changes planned
     assert "nothing has been changed" in text.stdout and "HELD" in text.stdout

@@ -49,7 +49,7 @@ async def test_two_tenants_checked_at_once_each_with_its_own_client(sim, tenant_
     sim.faults.latency(per_request_ms=40)  # long enough for the two checks to overlap
     async with services(tenant_credential_options=customer_app.options) as svc:
         for t, domain in tenants.items():
-            await monitor(svc, t, domain, mode=Mode.REMEDIATE)
+            await monitor(svc, t, domain, mode=Mode.REMEDIATE, grace_hours=0)
         results = await check_tenants(svc, parallel=2)
         a, b = (svc.clients.get(t) for t in tenants)
         assert svc.clients.get(tenant_id) is a and len(svc.clients) == 2

@@ -47,6 +47,12 @@ NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 T = "contoso.onmicrosoft.com"
 
 
+def tenant(**fields) -> TenantPolicy:
+    """The tenant's policy acting at once (GraceHours 0): these tests are about the
+    guards a grace period cannot replace; the grace has its own (test_grace_period.py)."""
+    return TenantPolicy(T, T, **{"grace_hours": 0, **fields})
+
+
 def mb(name: str, disabled: bool | None) -> MailboxSetting:
     guid = str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
     return MailboxSetting(
@@ -68,7 +74,7 @@ def used(m: MailboxSetting, *, by_id: bool = False, days_ago: int = 1) -> SignIn
 
 
 def run(mailboxes, exceptions=(), *, org=True, evidence=None, **policy_kw):
-    policy = TenantPolicy(T, T, exceptions=tuple(exceptions), **policy_kw)
+    policy = tenant(exceptions=tuple(exceptions), **policy_kw)
     observed = Observation(T, org, len(mailboxes), tuple(mailboxes))
     actions = actions_for(evaluate(policy, observed, NOW), policy)
     if evidence is None and needs_evidence(actions):
@@ -114,7 +120,7 @@ def test_org_switch_held_while_an_approved_mailbox_relies_on_it():
 
 def test_planner_refuses_approved_or_unseen_mailboxes_even_if_asked():
     printer, ghost = mb("printer", False), mb("ghost", False)
-    policy = TenantPolicy(T, T, exceptions=(exc(printer),))
+    policy = tenant(exceptions=(exc(printer),))
     asked = [
         Action(
             ActionKind.SET_MAILBOX,
@@ -225,7 +231,7 @@ def fix(m: MailboxSetting, kind: FindingKind = FindingKind.MAILBOX_ENABLED_WITHO
 
 
 def context(mailboxes, exceptions=(), evidence=None, *, actions=(ORG_OFF,), org=False, **policy_kw):
-    policy = TenantPolicy(T, T, exceptions=tuple(exceptions), **policy_kw)
+    policy = tenant(exceptions=tuple(exceptions), **policy_kw)
     observed = Observation(T, org, len(mailboxes), tuple(mailboxes))
     return PlanContext.of(actions, policy, observed, evidence or Evidence(True, 30), NOW)
 
@@ -332,7 +338,7 @@ def test_an_approved_mailbox_whose_user_signed_in_is_held_as_an_approved_excepti
     printer = mb("printer", False)
     (result,) = plan(
         [fix(printer)],
-        TenantPolicy(T, T, exceptions=(exc(printer),)),
+        tenant(exceptions=(exc(printer),)),
         Observation(T, True, 1, (printer,)),
         Evidence(True, 30, (used(printer),)),
         NOW,
@@ -374,7 +380,7 @@ def test_plan_lists_what_to_attempt():
     rogue, used_it = mb("rogue", False), mb("printer", False)
     decided = plan(
         [ORG_OFF, fix(rogue), fix(used_it)],
-        TenantPolicy(T, T),
+        tenant(),
         Observation(T, False, 2, (rogue, used_it)),
         Evidence(True, 30, (used(used_it),)),
         NOW,
@@ -399,9 +405,7 @@ def test_guard_rails_hold_for_any_asked_actions_and_evidence(
 ):
     everyone = [mb(f"u{i}", values[i] if i < len(values) else False) for i in range(25)]
     observed = everyone[: len(values)]
-    policy = TenantPolicy(
-        T,
-        T,
+    policy = tenant(
         exceptions=tuple(exc(m) for i, m in enumerate(everyone) if i in approved_idx),
         max_changes_per_run=limit,
         when_evidence_unavailable=when_unavailable,

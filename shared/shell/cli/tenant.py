@@ -14,6 +14,7 @@ from shared.core.commands import exception_list, tenant_set, tenant_show
 from shared.core.limits import (
     DEFAULT_MAILBOX_FIX,
     EVIDENCE_DAYS,
+    GRACE_HOURS,
     INTERVAL_MINUTES,
     MAILBOX_FIX,
     MAX_CHANGES_PER_RUN,
@@ -56,6 +57,7 @@ OPTIONS = {
     "MaxChangesPerRun": "--max-changes",
     "IntervalMinutes": "--interval-minutes",
     "AppId": "--app-id",
+    "GraceHours": "--grace-hours",
 }
 _KEYS = ("PartitionKey", "RowKey")
 
@@ -158,6 +160,14 @@ def _policy_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
         help=f"check the tenant at most every N minutes, {INTERVAL_MINUTES.low}-{INTERVAL_MINUTES.high} "
         "(default 0: every timer tick)",
     )
+    parser.add_argument(
+        "--grace-hours",
+        type=whole_number(GRACE_HOURS),
+        default=default(GRACE_HOURS.default),
+        metavar="N",
+        help=f"hours remediation waits after drift is first seen before it turns SMTP AUTH off, "
+        f"{GRACE_HOURS.low}-{GRACE_HOURS.high} (default {GRACE_HOURS.default}; 0: at once)",
+    )
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -196,6 +206,7 @@ _FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "when_evidence_unavailable": ("when_evidence_unavailable", EvidencePolicy),
     "max_changes": ("max_changes_per_run", int),
     "interval_minutes": ("interval_minutes", int),
+    "grace_hours": ("grace_hours", int),
 }
 
 
