@@ -313,9 +313,9 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
     holds = [e.action for e in events if e.kind is EventKind.REMEDIATION_HELD and e.action is not None]
     if any(waits_for_grace(r) for r in holds):
         out.append(
-            "Scheduled changes wait out the tenant's grace period (GraceHours) so that a device or app "
-            "still using SMTP AUTH can be approved first: record an exception before the time shown "
-            f"({commands.exception_add(tenant)}); the first run after it makes the change."
+            "Scheduled changes wait out the tenant's grace period (GraceHours): a device or app that "
+            "must keep SMTP AUTH needs its exception recorded before the time shown; the first run "
+            "after it makes the change."
         )
     if any(not waits_for_grace(r) for r in holds):
         out.append(

@@ -171,7 +171,21 @@ def test_tenant_show_prints_every_field(app_env, tenant_id):
         "WhenEvidenceUnavailable": "hold",
         "MaxChangesPerRun": "5",
         "IntervalMinutes": "0",
+        "GraceHours": "24",
     }
+
+
+def test_grace_hours_is_added_shown_changed_and_refused_past_its_limit(app_env, tenant_id):
+    assert add(tenant_id, "--mode", "remediate", "--grace-hours", "48").code == 0
+    assert tenant_row(app_env, tenant_id)["GraceHours"] == 48
+    shown = [line.split() for line in cli("tenant", "show", "--tenant", tenant_id).out.splitlines()]
+    assert ["GraceHours", "48"] in shown
+    out = cli("tenant", "set", "--tenant", tenant_id, "--grace-hours", "0")
+    assert out.code == 0, out.err
+    assert out.out.splitlines()[1:] == ["  GraceHours: 48 -> 0"]
+    refused = cli("tenant", "set", "--tenant", tenant_id, "--grace-hours", "721")
+    assert refused.code == 2 and "--grace-hours" in refused.err and "from 0 to 720" in refused.err
+    assert tenant_row(app_env, tenant_id)["GraceHours"] == 0  # nothing written
 
 
 def test_tenant_list_and_add_warn_of_a_tenant_nobody_hears_from(tenant_id):

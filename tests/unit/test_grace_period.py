@@ -190,7 +190,7 @@ def test_the_first_alert_says_when_smtp_auth_will_be_turned_off_unless_an_except
     # The one its user signed in with is held for that, not scheduled.
     assert "its user signed in with SMTP AUTH" in text and scanner.address in text
     assert "remediation scheduled: 1" in message.summary and "remediation held: 1" in message.summary
-    assert any("record an exception before the time shown" in t for t in message.todo)
+    assert any("exception recorded before the time shown" in t for t in message.todo)
 
 
 def test_a_tenant_with_no_grace_is_told_nothing_is_scheduled():
