@@ -5,9 +5,9 @@ the desired state with the product's own CLI, runs the scheduled job (the code t
 timer function runs) three times (drift, unchanged, fixed by hand), prints the report
 and what each run sent to Teams and by email (the cards and mails as the simulator
 received them are written to out/demo/); then switches the tenant to remediate mode
-for one remediation cycle (plan, fix, one change held because a printer used SMTP
-AUTH yesterday, audit; what it fixed is reported as fixed, not open), the weekly
-digest, and stops what it started.
+for one remediation cycle (plan, the grace period and its due times, fix, one change
+held because a printer used SMTP AUTH yesterday, audit; what it fixed is reported as
+fixed, not open), the weekly digest, and stops what it started.
 """
 
 from __future__ import annotations
@@ -111,6 +111,11 @@ def remediation_cycle(server: SimServer, sent: Sent) -> None:
     say(f"and {printer.address} (no exception). The lobby printer really uses it: the sign-in")
     say("logs show it yesterday. The tenant is switched to remediate mode:\n")
     run_cli("tenant", "set", "--tenant", TENANT, "--mode", "remediate")
+    run_cli("plan", "--tenant", TENANT)
+    say("Nothing is turned off before its grace period ends (GraceHours, 24 hours by default,")
+    say("from when the drift was first seen): OAuth SMTP senders leave no SMTP sign-in, so their")
+    say("owners get that long to record an exception. The demo cannot wait a day; it acts at once:\n")
+    run_cli("tenant", "set", "--tenant", TENANT, "--grace-hours", "0")
     run_cli("plan", "--tenant", TENANT)
     say("Running the scheduled check in remediate mode ...\n")
     fourth = asyncio.run(scheduled_check(Settings.from_env()))

@@ -21,6 +21,8 @@ def test_the_demo_runs_to_the_end(tmp_path):
     assert done.returncode == 0, out[-3000:]
     assert "Traceback" not in out and "Unclosed" not in out and "log ERROR" not in out
     assert "Mode: report -> remediate" in out  # the remediate switch is a change, not a re-add
+    # The first plan waits out the grace period and says until when; the demo then acts at once.
+    assert "SMTP AUTH will be turned off for" in out and "GraceHours: 24 -> 0" in out
     for step in ("1-drift", "3-fixed", "4-remediated", "6-digest"):
         assert (tmp_path / "out" / "demo" / f"{step}-teams-card-1.json").is_file(), step
         assert (tmp_path / "out" / "demo" / f"{step}-email-1.html").is_file(), step
