@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from azure.data.tables import TableServiceClient
 
-from shared.core.model import ActionStatus, Mode
+from shared.core.model import ActionStatus, Mode, Status
 from shared.core.remediation import waits_for_grace
 from shared.notify.text import when
 from shared.shell import report
@@ -91,3 +92,27 @@ async def test_remediation_waits_out_the_grace_then_fixes_on_the_first_run_after
     assert tenant.org_smtp_auth_disabled is True and tenant.mailbox_at(3).smtp_auth_disabled is True
     assert tenant.mailbox_at(4).smtp_auth_disabled is False  # approved during the grace: kept
     assert "fixed by remediation" in card_text(sim.teams_posts[-1].card)
+
+
+async def test_a_first_seen_time_that_cannot_be_read_writes_nothing(sim, tenant_id, app_env):
+    """Never "first seen now" for drift the history cannot say about: that would
+    restart the grace, or with a hand-edited row, skip it."""
+    domain = "unread.onmicrosoft.com"
+    tenant = sim.add_tenant(tenant_id, domain)
+    tenant.seed(5, overrides={2: False})
+    findings = TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]).get_table_client(
+        app_env["SMTPAUTH_TABLE_PREFIX"] + "Findings"
+    )
+    async with services() as svc:
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=1))
+        findings.create_entity(
+            {
+                "PartitionKey": tenant_id,
+                "RowKey": "by-hand",
+                "Kind": "org-setting-drift",
+                "Target": "organization",
+            }
+        )
+        (result,) = (await run_cycle(svc)).results
+    assert writes(sim, tenant_id) == []
+    assert result.status is Status.ERROR and "FirstSeen" in (result.error or "")
