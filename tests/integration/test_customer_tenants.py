@@ -43,7 +43,7 @@ async def test_two_customer_tenants_checked_at_once_each_call_with_its_own_tenan
     sim.faults.latency(per_request_ms=40)  # the checks overlap
     async with services(tenant_credential_options=customer_app.options) as svc:
         for t, domain in domains.items():
-            await monitor(svc, t, domain, mode=Mode.REMEDIATE)
+            await monitor(svc, t, domain, mode=Mode.REMEDIATE, grace_hours=0)
         results = await check_tenants(svc, parallel=3)
 
     # Each fixed its own rogue mailbox and read it back: compliant after the run.
