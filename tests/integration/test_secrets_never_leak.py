@@ -108,7 +108,7 @@ async def test_no_token_signature_identity_header_or_account_key_is_logged_or_st
     printer = tenant.mailbox_at(11)
     sim.add_sign_in(sign_in(printer.address, datetime.now(UTC) - timedelta(days=1)))  # held, not fixed
     async with services() as svc:
-        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0))
         await svc.desired.put_exception(tenant_id, approved(tenant.mailbox_at(20)))
         await fan_out(svc)  # the timer: a message on the check queue
     # The first delivery of each channel fails: error texts (which quote what came
