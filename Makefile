@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo sim test bench lint format check-deps clean
+.PHONY: demo sim test bench lint format check-deps clean infra-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,23 @@ lint: $(STAMP)
 	$(PY) -m mypy shared
 	$(PY) -m bandit --quiet --severity-level medium -r shared sim bench tools function_app.py
 	$(PY) -m tools.audit_requirements
+	$(MAKE) --no-print-directory infra-check
+
+# checkov has its own venv: its pins clash with requirements-dev.txt. Zero failed checks
+# over infra/, custom checks included (tests/infra/test_checkov.py asserts the rest).
+INFRA_VENV := .venv-infra
+$(INFRA_VENV)/.installed: requirements-infra.txt
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	@touch $@
+
+infra-check: $(INFRA_VENV)/.installed
+	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --skip-download --quiet --compact \
+		--external-checks-dir infra/checks
 
 format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .mypy_cache out
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .pytest_cache .ruff_cache .mypy_cache out
