@@ -8,7 +8,10 @@ start-up itself is the same for all and not counted):
 * ``azure.functions`` alone: the floor any Python function app pays;
 * ``function_app``: what the host imports to index the functions;
 * ``function_app`` + the job: also what the first timer run imports
-  (shared.shell.jobs, azure.identity.aio, Table Storage, the aiohttp transport).
+  (shared.shell.jobs, azure.identity.aio, Table Storage, the aiohttp transport);
+* the worker's OpenTelemetry setup: in Azure (host.json ``telemetryMode``) the Python
+  worker imports ``azure.monitor.opentelemetry`` and configures it before it indexes
+  the app; the app itself never imports it, so this is what that mode adds on top.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ TARGETS: dict[str, str] = {
     "function_app": "import function_app",
     "function_app + first run's imports": (
         "import function_app\nimport shared.shell.jobs, azure.identity.aio, azure.core.pipeline.transport._aiohttp"
+    ),
+    "function_app + the worker's OpenTelemetry setup": (
+        "import azure.monitor.opentelemetry\nimport function_app"
     ),
 }
 

@@ -15,6 +15,7 @@ from shared.shell.monitor import read_view
 from shared.shell.runtime import open_runtime
 from shared.shell.settings import Settings
 from shared.shell.tick import FanOut, fan_out
+from shared.shell.watchdog import check_completed
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
     drift = sum(r.status is Status.DRIFT for r in results)
     failed = sum(r.status is Status.ERROR for r in results)
     log.info("checked %d tenant(s): %d with drift, %d could not be checked", len(results), drift, failed)
+    check_completed(results, "loop")
     return results
 
 
@@ -46,7 +48,10 @@ async def enqueue_due(settings: Settings) -> FanOut:
 async def check_queued(settings: Settings, text: str, dequeue_count: int = 1) -> worker.Work:
     """The queue trigger: check the one tenant the message names."""
     async with open_runtime(settings, keep_warm=True) as runtime:
-        return await worker.check_message(runtime, text, dequeue_count=dequeue_count)
+        work = await worker.check_message(runtime, text, dequeue_count=dequeue_count)
+    if work.result is not None:  # a busy, duplicate or dropped message checked nothing
+        check_completed([work.result], "queue")
+    return work
 
 
 async def record_poisoned(settings: Settings, text: str, dequeue_count: int | None = None) -> worker.Work:
