@@ -17,6 +17,7 @@ from sim import (
     entra,
     exchange_admin,
     exchange_batch,
+    graph_directory,
     graph_mail,
     graph_signins,
     managed_identity,
@@ -32,6 +33,7 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     exchange_batch.routes,
     graph_signins.routes,
     graph_mail.routes,
+    graph_directory.routes,
     teams_webhook.routes,
 )
 

@@ -38,6 +38,7 @@ class FederatedCredential:
     issuer: str
     subject: str
     audiences: tuple[str, ...] = (GLOBAL_AUDIENCE,)
+    name: str = "identity"  # Graph's name for it: unique per app, immutable
 
 
 @dataclass

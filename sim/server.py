@@ -26,6 +26,7 @@ from sim.app import build_app
 from sim.directory import GLOBAL_AUDIENCE, FederatedCredential, Grant, SimApp, issuer_of, principal_id
 from sim.faults import Faults
 from sim.graph_mail import SENDER_PROBLEMS
+from sim.graph_objects import GraphObjects
 from sim.rate_limit import RateLimit
 from sim.records import RequestRecord
 from sim.sinks import FlowRun, SentMail, TeamsPost
@@ -441,6 +442,11 @@ class SimServer:
         self._state.sinks.clear()
 
     # -- notification sinks (Teams Workflows webhook, Graph sendMail) ----------------
+
+    @property
+    def graph_objects(self) -> GraphObjects:
+        """Graph's service principals and app role assignments (the permission step)."""
+        return self._state.graph_objects
 
     def add_teams_webhook(self) -> str:
         """A fresh Workflows-style webhook URL with its own ``sig=`` secret.

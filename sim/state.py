@@ -17,6 +17,7 @@ from aiohttp import web
 
 from sim.directory import Directory
 from sim.faults import Faults
+from sim.graph_objects import GraphObjects
 from sim.rate_limit import GRAPH_REPORTS_LIMIT, RateLimit, SlidingWindow
 from sim.records import Recorder, RequestRecord
 from sim.signin_log import SignInLog
@@ -36,6 +37,7 @@ class SimState:
     faults: Faults = field(default_factory=Faults)
     recorder: Recorder = field(default_factory=Recorder)
     sinks: Sinks = field(default_factory=Sinks)  # mails and Teams posts received
+    graph_objects: GraphObjects = field(default_factory=GraphObjects)  # the permission step's
     allowed_client_ids: frozenset[str] | None = None  # None = any client id
     default_client_id: str = SYSTEM_ASSIGNED_CLIENT_ID
     token_lifetime_s: float = 3600.0
