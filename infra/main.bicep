@@ -61,6 +61,17 @@ param teamsWebhookSettings array = []
 @description('Which of teamsWebhookSettings the operators hear on; empty: none')
 param opsTeamsWebhookSetting string = ''
 
+// Customer tenants (docs/tenants.md): the multi-tenant app registration that trusts the
+// identity through a federated credential (infra/scripts/grant_permissions.py adds it).
+@description('Application (client) id of the multi-tenant app customer tenants consent to; empty: the home tenant only')
+param multitenantAppId string = ''
+
+@description('The federated credential\'s audience (the global cloud\'s by default)')
+param tokenExchangeAudience string = 'api://AzureADTokenExchange'
+
+@description('The Entra sign-in host; change it only for a national cloud')
+param authorityHost string = 'https://login.microsoftonline.com'
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var siteName = 'func-${resourceToken}'
@@ -85,6 +96,9 @@ var productSettings = [
   { name: 'SMTPAUTH_MAIL_SENDER', value: mailSender }
   { name: 'SMTPAUTH_OPS_EMAIL', value: opsEmail }
   { name: 'SMTPAUTH_OPS_TEAMS_WEBHOOK_SETTING', value: opsTeamsWebhookSetting }
+  { name: 'SMTPAUTH_MULTITENANT_APP_ID', value: multitenantAppId }
+  { name: 'SMTPAUTH_TOKEN_EXCHANGE_AUDIENCE', value: tokenExchangeAudience }
+  { name: 'AZURE_AUTHORITY_HOST', value: authorityHost }
 ]
 
 resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
@@ -198,4 +212,5 @@ output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output SMTPAUTH_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output SMTPAUTH_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output SMTPAUTH_TABLE_PREFIX string = tablePrefix
+output SMTPAUTH_MULTITENANT_APP_ID string = multitenantAppId
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString

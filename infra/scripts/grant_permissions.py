@@ -87,20 +87,21 @@ def missing_grants(
     return todo, done
 
 
-def wanted_credential(home_tenant: str, principal_id: str, login: str) -> dict[str, Any]:
+def wanted_credential(home_tenant: str, principal_id: str, login: str, audience: str) -> dict[str, Any]:
     return {
         "name": FIC_NAME,
         "issuer": f"{login.rstrip('/')}/{home_tenant}/v2.0",
         "subject": principal_id,  # the identity's object (principal) id, case-sensitive
-        "audiences": [FIC_AUDIENCE],
+        "audiences": [audience],
         "description": "SMTP AUTH Guard's managed identity reaches customer tenants without a secret",
     }
 
 
 def credential_present(wanted: dict[str, Any], existing: Iterable[dict[str, Any]]) -> bool:
+    (audience,) = wanted["audiences"]
     return any(
         c.get("issuer") == wanted["issuer"] and c.get("subject") == wanted["subject"]
-        and FIC_AUDIENCE in (c.get("audiences") or [])
+        and audience in (c.get("audiences") or [])
         for c in existing
     )  # fmt: skip
 
@@ -207,6 +208,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mail-send-tenant-wide", action="store_true",
                         help="also grant Graph Mail.Send in Entra: lets the identity send as ANY mailbox; leave it "
                              "off and scope Mail.Send with Exchange RBAC for Applications instead (docs/permissions.md)")  # fmt: skip
+    parser.add_argument("--audience", default=env("SMTPAUTH_TOKEN_EXCHANGE_AUDIENCE") or FIC_AUDIENCE,
+                        help="the federated credential's audience (another only in a national cloud)")  # fmt: skip
     parser.add_argument("--graph-url", type=_url, default="https://graph.microsoft.com")
     parser.add_argument("--login-url", type=_url, default="https://login.microsoftonline.com")
     parser.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
@@ -236,7 +239,7 @@ def run(args: argparse.Namespace, graph: Graph) -> int:
         print("warning: Mail.Send in Entra lets the identity send as every mailbox in the tenant; an Exchange "
               "RBAC for Applications scope cannot narrow it")  # fmt: skip
     if args.multitenant_app_id:
-        wanted = wanted_credential(args.tenant_id, args.principal_id, args.login_url)
+        wanted = wanted_credential(args.tenant_id, args.principal_id, args.login_url, args.audience)
         if credential_present(wanted, graph.credentials(args.multitenant_app_id)):
             print(f"already present: federated credential on app {args.multitenant_app_id}")
         else:
@@ -245,7 +248,7 @@ def run(args: argparse.Namespace, graph: Graph) -> int:
             changes += 1
             what = "would add" if args.dry_run else "added"
             print(f"{what}: federated credential on app {args.multitenant_app_id} "
-                  f"(issuer {wanted['issuer']}, subject {args.principal_id}, audience {FIC_AUDIENCE})")  # fmt: skip
+                  f"(issuer {wanted['issuer']}, subject {args.principal_id}, audience {args.audience})")  # fmt: skip
     print(f"{changes} change(s) {'to make' if args.dry_run else 'made'}; next: the Exchange role "
           "(docs/permissions.md, 'The Exchange role')")  # fmt: skip
     return 0

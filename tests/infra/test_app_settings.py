@@ -22,6 +22,7 @@ NOT_DEPLOYED = {
     "IDENTITY_ENDPOINT": "set by the Functions platform (managed identity protocol)",
     "IDENTITY_HEADER": "set by the Functions platform",
     "IMDS_ENDPOINT": "Azure Arc's managed identity; never on Functions",
+    "SSL_CERT_FILE": "a CA bundle for a TLS stand-in (the simulator's Entra); Azure uses the system's",
 }
 # Set by the deployment, read by the Functions host or the Python worker, not the code.
 HOST_READS = {
