@@ -206,6 +206,7 @@ output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_NAME string = function.outputs.name
 output SERVICE_API_NAME string = function.outputs.name
+output AZURE_FUNCTION_URL string = function.outputs.url
 output AZURE_KEY_VAULT_NAME string = vault.outputs.name
 output AZURE_STORAGE_ACCOUNT string = storage.outputs.name
 output AZURE_STORAGE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint

@@ -70,12 +70,12 @@ var identitySettings = [
 var appSettings = concat(hostStorageSettings, telemetrySettings, identitySettings, productSettings, webhookSettings)
 
 resource site 'Microsoft.Web/sites@2025-05-01' = {
-  //checkov:skip=CKV_AZURE_17:Only timer and queue triggers: no HTTP client calls the app, so there is nothing to present a client certificate to
-  //checkov:skip=CKV_AZURE_18:HTTP/2 is a site setting Flex Consumption manages itself; no HTTP clients
+  //checkov:skip=CKV_AZURE_17:The triggers are timers and queues; the only HTTP endpoint (GET /api/health, when present) takes a function key from uptime monitors, which cannot present client certificates
+  //checkov:skip=CKV_AZURE_18:http20Enabled is an App Service site setting that Flex Consumption manages itself; not set here so ARM cannot reject it
   //checkov:skip=CKV_AZURE_67:Same reason as CKV_AZURE_18
-  //checkov:skip=CKV_AZURE_213:No HTTP endpoint to probe; the watchdog alert (app/alerts.bicep) notices a stopped app
+  //checkov:skip=CKV_AZURE_213:App Service health check pings instances that Flex Consumption scales to zero; the watchdog alert (app/alerts.bicep) notices a stopped app
   //checkov:skip=CKV_AZURE_212:Flex Consumption scales from zero by design; a missed tick is caught up by the next one
-  //checkov:skip=CKV_AZURE_222:Public network by default (README "Deploy"): the platform's own triggers and azd deploy reach it; no HTTP function is exposed
+  //checkov:skip=CKV_AZURE_222:Public network by default (README "Deploy"): azd deploy and uptime monitors (GET /api/health with a function key) reach it
   //checkov:skip=CKV_AZURE_78:ftpsState is rejected on Flex Consumption; FTP is off through basicPublishingCredentialsPolicies (custom check CKV_SMTPAUTH_5)
   //checkov:skip=CKV_AZURE_16:The app has a managed identity, user-assigned (identity.type UserAssigned); this check only accepts a system-assigned one
   name: siteName
@@ -140,4 +140,5 @@ resource scm 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2025-05-01'
 }
 
 output name string = site.name
+output url string = 'https://${site.properties.defaultHostName}'
 output id string = site.id
