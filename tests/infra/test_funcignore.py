@@ -33,7 +33,7 @@ def test_only_the_app_is_deployed():
 
 def test_the_package_holds_no_dev_file():
     spec = pathspec.GitIgnoreSpec.from_lines((ROOT / ".funcignore").read_text().splitlines())
-    for path in ("tests/conftest.py", "sim/app.py", "bench/run.py", "docs/permissions.md", "infra/main.bicep",
+    for path in ("tests/conftest.py", "sim/app.py", "bench/run.py", "tools/audit_requirements.py", "docs/permissions.md", "infra/main.bicep",
                  "node_modules/x/index.js", "requirements-dev.txt", ".venv/bin/python", "shared/__pycache__/a.pyc",
                  "local.settings.json", ".git/config", "Makefile"):  # fmt: skip
         assert spec.match_file(path), path
