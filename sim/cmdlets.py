@@ -1,4 +1,4 @@
-"""The four cmdlets the product needs, run against a SimTenant.
+"""The cmdlets the product needs, run against a SimTenant.
 
 Semantics from docs/simulator.md (Exchange admin API facts, with their public sources) ("The setting",
 "The transport"): Get/Set-TransportConfig for the org value, Get/Set-CASMailbox
@@ -7,6 +7,8 @@ return an empty `value`. Parameter names and cmdlet names are case-insensitive
 as in PowerShell. Behaviour the reference leaves open follows Exchange:
 Get-CASMailbox without ResultSize returns the first 1000 with a warning, and a
 Set-* that changes nothing succeeds with a "no settings ... modified" warning.
+Get-OrganizationConfig and Get-AuthenticationPolicy (the other switch, Basic SMTP
+AUTH) follow sim/authentication_policy.py.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.authentication_policy import organization_config_object, policy_object
 from sim.cas_mailbox_object import canonical_property, cas_mailbox_object, forest_names
 from sim.errors import ExchangeError
 from sim.tenant import SimTenant
@@ -207,6 +210,34 @@ def set_cas_mailbox(tenant: SimTenant, params: Mapping[str, Any]) -> CmdletOutpu
     return CmdletOutput("Exchange.GenericHashTable", 0, _empty_page, warnings)
 
 
+def get_organization_config(tenant: SimTenant, params: Mapping[str, Any]) -> CmdletOutput:
+    _normalize(params, _COMMON | {"identity"})
+    obj = organization_config_object(tenant.initial_domain, tenant.tenant_id, tenant.auth_policies.default)
+
+    def page(offset: int, limit: int, select: list[str] | None) -> list[dict[str, Any]]:
+        return [] if offset > 0 or limit < 1 else [_select_plain(obj, select)]
+
+    return CmdletOutput("Exchange.OrganizationConfig", 1, page)
+
+
+def get_authentication_policy(tenant: SimTenant, params: Mapping[str, Any]) -> CmdletOutput:
+    p = _normalize(params, _COMMON | {"identity"})
+    identity = _identity(p, "Get-AuthenticationPolicy")
+    if identity is None:
+        found = tenant.auth_policies.all()
+    else:
+        one = tenant.auth_policies.find(identity)
+        if one is None:
+            raise _not_found(tenant, identity)
+        found = [one]
+    objects = [dict(policy_object(policy, tenant.initial_domain)) for policy in found]
+
+    def page(offset: int, limit: int, select: list[str] | None) -> list[dict[str, Any]]:
+        return [_select_plain(obj, select) for obj in objects[offset : offset + limit]]
+
+    return CmdletOutput("Exchange.AuthenticationPolicy", len(objects), page)
+
+
 def _canonical_cas(select: list[str] | None) -> list[str] | None:
     if select is None:
         return None
@@ -227,6 +258,8 @@ CMDLETS: dict[str, Callable[[SimTenant, Mapping[str, Any]], CmdletOutput]] = {
     "set-transportconfig": set_transport_config,
     "get-casmailbox": get_cas_mailbox,
     "set-casmailbox": set_cas_mailbox,
+    "get-organizationconfig": get_organization_config,
+    "get-authenticationpolicy": get_authentication_policy,
 }
 
 

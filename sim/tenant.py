@@ -20,6 +20,8 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from sim.authentication_policy import AuthPolicies
+
 # One byte per mailbox for SmtpClientAuthenticationDisabled.
 _ENCODE: dict[bool | None, int] = {None: 0, False: 1, True: 2}
 _DECODE: tuple[bool | None, ...] = (None, False, True)
@@ -112,6 +114,8 @@ class SimTenant:
         self.home_host: str | None = None
         self.redirect_status = 302
         self.premium = True  # Entra ID P1: False makes Graph refuse its sign-in logs (403)
+        # Get-AuthenticationPolicy / Get-OrganizationConfig's DefaultAuthenticationPolicy.
+        self.auth_policies = AuthPolicies()
         self._lock = threading.RLock()
         self._guids = bytearray()
         self._edoids = bytearray()
