@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 
+from shared.core.basic_auth import BASIC_SMTP_CLIENT_APPS
 from shared.core.model import Evidence, SignInEvidence
+from shared.core.usage import summarise
 
 if TYPE_CHECKING:  # kiota is imported when evidence is first read, not with this module
     from kiota_abstractions.request_option import RequestOption
@@ -36,9 +38,17 @@ log = logging.getLogger(__name__)
 
 # Both values SMTP AUTH sign-ins are logged with (Graph's signIn resource lists SMTP
 # among the legacy clients; CIPP-API Get-CIPPAlertSmtpAuthSuccess.ps1 asks for both).
-SMTP_CLIENT_APPS = ("Authenticated SMTP", "SMTP")
+SMTP_CLIENT_APPS = BASIC_SMTP_CLIENT_APPS
 PAGE_SIZE = 1000
-SELECT = ("userPrincipalName", "userId", "createdDateTime", "ipAddress", "appDisplayName", "status")
+SELECT = (
+    "userPrincipalName",
+    "userId",
+    "createdDateTime",
+    "ipAddress",
+    "appDisplayName",
+    "clientAppUsed",
+    "status",
+)
 MAX_PAGES = 100  # 100,000 successful SMTP sign-ins in the window is plenty to decide
 # At Graph's 5 requests per 10 s, 60 s reads about 30 pages even when throttled; a
 # tenant's evidence must not hold up the run (other tenants wait for its slot, and
@@ -88,6 +98,7 @@ def read_page(raw: bytes | None) -> tuple[list[SignInEvidence], str | None]:
                 at=_time(at),
                 ip_address=entry.get("ipAddress") or "",
                 app=entry.get("appDisplayName") or "",
+                client_app=entry.get("clientAppUsed") or "",
             )
         )
     link = body.get("@odata.nextLink")
@@ -195,7 +206,8 @@ class EvidenceReader:
                 entries, next_link = read_page(raw)
                 found.extend(entries)
                 if not next_link:
-                    return Evidence(True, days, latest_per_user(found))
+                    # The usage report's summary comes from the same read as the guard's list.
+                    return Evidence(True, days, latest_per_user(found), users=summarise(found))
                 if pages < MAX_PAGES:
                     request = builder.with_url(next_link).to_get_request_information(
                         RequestConfiguration(options=retry)

@@ -15,8 +15,10 @@ from typing import Any, Self
 
 from azure.core.credentials_async import AsyncTokenCredential
 
+from shared.adapters.auth_policies import read_basic_auth_policy
 from shared.adapters.exchange_errors import ExchangeNotFoundError, ExchangeProtocolError
 from shared.adapters.exchange_transport import BatchItem, ExchangeTransport
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.model import MailboxSetting
 
 MAILBOX_PROPERTIES = (
@@ -59,6 +61,11 @@ class SmtpAuthClient:
         if setting is None:
             raise ExchangeProtocolError(f"{where}: SmtpClientAuthenticationDisabled missing")
         return setting
+
+    async def basic_auth_policy(self, **kwargs: Any) -> BasicAuthPolicy:
+        """The default authentication policy's say on Basic SMTP AUTH; never raises
+        (a failure is "unknown", shared.adapters.auth_policies)."""
+        return await read_basic_auth_policy(self.transport, **kwargs)
 
     async def cas_mailbox_pages(
         self,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from shared.core.rules import Rule
 
+from shared.core.basic_auth import BasicAuthPolicy, auth_protocol
 from shared.core.limits import (
     DEFAULT_MAILBOX_FIX,
     EVIDENCE_DAYS,
@@ -171,6 +172,8 @@ class Observation:
     org_smtp_auth_disabled: bool
     mailboxes_scanned: int
     mailboxes: tuple[MailboxSetting, ...] = ()
+    # The default authentication policy's say on Basic SMTP AUTH (None: not read).
+    basic_auth: BasicAuthPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +261,26 @@ class SignInEvidence:
     ip_address: str
     app: str = ""
     user_id: str = ""
+    client_app: str = ""  # clientAppUsed: "Authenticated SMTP" or "SMTP" (Basic auth)
+
+
+@dataclass(frozen=True)
+class SmtpUser:
+    """One account's successful SMTP AUTH sign-ins in the window (shared.core.usage)."""
+
+    user: str
+    user_id: str
+    sign_ins: int
+    first_seen: datetime
+    last_seen: datetime
+    ip_addresses: tuple[str, ...]  # most used first, at most usage.MAX_IPS
+    client_apps: tuple[str, ...]
+    more_ips: int = 0  # addresses beyond those listed
+
+    @property
+    def basic(self) -> bool:
+        """Whether the log shows Basic auth: every SMTP AUTH sign-in it holds is."""
+        return any(auth_protocol(app) == "basic" for app in self.client_apps)
 
 
 @dataclass(frozen=True)
@@ -265,7 +288,8 @@ class Evidence:
     """Who used SMTP AUTH recently, as far as the sign-in logs can tell.
 
     ``available`` False means the logs could not be read (``problem`` says why):
-    that is "unknown", never "nobody"."""
+    that is "unknown", never "nobody". ``sign_ins`` is each account's latest sign-in
+    (what remediation's guard names); ``users`` the same accounts summed up."""
 
     available: bool
     days: int
@@ -275,6 +299,7 @@ class Evidence:
     # from them which grant is missing).
     status: int | None = None
     code: str = ""
+    users: tuple[SmtpUser, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -347,6 +372,8 @@ class CheckResult:
     remediation: RemediationOutcome | None = field(default=None, compare=False)
     # Who the tenant's broken row names, when it could not be read as a policy.
     recipients: Recipients | None = field(default=None, compare=False, repr=False)
+    # Whether Basic SMTP AUTH is still possible (None: not read, e.g. could not check).
+    basic_auth: BasicAuthPolicy | None = field(default=None, compare=False)
 
     @property
     def compliant(self) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from shared.core import commands
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.model import Finding, FindingKind, MailboxException, Status, TenantPolicy
 from shared.notify.compose import finding_line
 from shared.notify.message import Line, Message, Section, Tone
@@ -26,6 +27,7 @@ class TenantDigest:
     open_findings: Sequence[tuple[Finding, datetime]] = ()  # with first seen
     problems: Sequence[str] = ()  # desired-state rows that do not validate
     org_actual: bool | None = None
+    basic_auth: BasicAuthPolicy | None = None  # as the last successful run read it
 
 
 def identity(now: datetime) -> str:
@@ -81,6 +83,8 @@ def compose_digest(d: TenantDigest, now: datetime) -> Message:
         facts.append(
             ("Organization SMTP AUTH", f"{smtp(d.org_actual)} (policy: {smtp(policy.desired_org_disabled)})")
         )
+    if d.basic_auth is not None:
+        facts.append(("Basic SMTP AUTH", d.basic_auth.summary(d.org_actual)))
     facts += [("Approved exceptions", f"{len(policy.exceptions):,}"), ("Mode", str(policy.mode))]
 
     sections: list[Section] = []

@@ -210,6 +210,7 @@ class Notifier:
             ),
             problems=load.errors,
             org_actual=success.org_actual if success else None,
+            basic_auth=success.basic_auth if success else None,
         )
         key = notification_key(Stream.DIGEST, tenant, None, [digest_identity(now)])
         message = compose_digest(digest, now)

@@ -51,6 +51,7 @@ async def observe(
         # Another tenant's mailboxes judged by this policy would be remediated wrongly.
         raise ValueError(f"the Exchange client of tenant {exchange.tenant_id} cannot observe tenant {tenant}")
     org = await exchange.org_smtp_auth_disabled()
+    basic_auth = await exchange.basic_auth_policy()  # never raises: unknown on failure
     index = ExceptionIndex(policy.exceptions)
     kept: list[MailboxSetting] = []
     scanned = 0
@@ -64,7 +65,7 @@ async def observe(
     # Filtered as pages arrive, before objects are built: the hot path of a large tenant.
     async for page in exchange.cas_mailbox_pages(on_page, keep=index.is_relevant):
         kept.extend(page)
-    return Observation(tenant, org, scanned, tuple(kept))
+    return Observation(tenant, org, scanned, tuple(kept), basic_auth)
 
 
 def _error_result(
@@ -117,6 +118,7 @@ def _checked(
         fixed=after.fixed,
         policy=policy,
         remediation=remediation,
+        basic_auth=observed.basic_auth,
     )
 
 

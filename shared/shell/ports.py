@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.model import (
     CheckResult,
     Finding,
@@ -61,6 +62,8 @@ class ExchangeReader(Protocol):
     def tenant_id(self) -> str: ...
 
     async def org_smtp_auth_disabled(self) -> bool: ...
+
+    async def basic_auth_policy(self) -> BasicAuthPolicy: ...
 
     def cas_mailbox_pages(
         self,

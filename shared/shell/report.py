@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.core import commands
+from shared.core.basic_auth import BASIC_AUTH_OFF, BasicAuthPolicy
 from shared.core.model import ActionKind, ActionStatus, CheckResult, Finding, RemediationOutcome, Status
 from shared.notify.text import MAX_NOTE, MAX_TEXT, one_line
 from shared.store.records import AuditRecord, FindingEvent, RunRecord, setting_text
@@ -41,6 +42,21 @@ def finding_json(f: Finding) -> dict[str, Any]:
     }
 
 
+def basic_auth_json(policy: BasicAuthPolicy | None, org_actual: bool | None) -> dict[str, Any] | None:
+    """Whether Basic SMTP AUTH is still possible (added in version 1); None: not read."""
+    if policy is None:
+        return None
+    return {
+        "state": policy.state,  # allowed, blocked, unknown
+        "default_policy": None if policy.default_policy is None else one_line(policy.default_policy),
+        "allow_basic_auth_smtp": policy.allow_smtp,
+        # Basic SMTP AUTH for every mailbox that follows the org (null: not known).
+        "possible_org_wide": policy.org_wide(org_actual),
+        "problem": one_line(policy.problem, MAX_NOTE) if policy.problem else None,
+        "basic_auth_off_by_default": BASIC_AUTH_OFF.isoformat(),
+    }
+
+
 def result_json(result: CheckResult) -> dict[str, Any]:
     diff = result.diff
     return {
@@ -66,6 +82,7 @@ def result_json(result: CheckResult) -> dict[str, Any]:
         },
         "error": result.error,
         "remediation": remediation_json(result.remediation),
+        "basic_auth_smtp": basic_auth_json(result.basic_auth, result.org_actual),
     }
 
 
@@ -119,6 +136,8 @@ def text(results: Sequence[CheckResult], *, limit: int = 50) -> str:
             f"  {'COMPLIANT' if r.compliant else 'DRIFT'}   org SMTP AUTH {smtp_auth(r.org_actual)} "
             f"(policy: {smtp_auth(r.org_desired)})   mailboxes scanned: {number(r.mailboxes_scanned)}"
         )
+        if r.basic_auth is not None:
+            lines.append(f"  Basic SMTP AUTH: {line(r.basic_auth.summary(r.org_actual))}")
         if r.findings:
             rows = [("KIND", "SEVERITY", "MAILBOX", "SMTP AUTH", "POLICY")]
             rows += [

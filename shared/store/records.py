@@ -18,6 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.model import (
     ActionKind,
     ActionStatus,
@@ -213,6 +214,7 @@ class RunRecord:
     org_actual: bool | None = None
     org_desired: bool | None = None
     error: str | None = None
+    basic_auth: BasicAuthPolicy | None = None  # None: not read (or a run before it was)
 
     @classmethod
     def of(cls, entity: Mapping[str, Any], table: str = "runs") -> RunRecord:
@@ -233,7 +235,20 @@ class RunRecord:
             org_actual=fields.optional_boolean("OrgActual"),
             org_desired=fields.optional_boolean("OrgDesired"),
             error=fields.optional_text("Error"),
+            basic_auth=_basic_auth(fields),
         )
+
+
+def _basic_auth(fields: Fields) -> BasicAuthPolicy | None:
+    read = fields.optional_boolean("BasicAuthRead")
+    if read is None:
+        return None
+    return BasicAuthPolicy(
+        read,
+        fields.optional_text("DefaultAuthPolicy"),
+        fields.optional_boolean("AllowBasicAuthSmtp"),
+        fields.optional_text("BasicAuthProblem") or "",
+    )
 
 
 # -- audit -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, Protocol
 from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
 
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.diff import diff, fingerprint
 from shared.core.model import CheckResult, Finding, HistoryDiff, Status
 from shared.store.keys import newest_first_key, newest_rows, safe_key
@@ -79,6 +80,21 @@ def _capped_json(items: Sequence[dict[str, Any]]) -> str:
     return json.dumps(out)
 
 
+def basic_auth_columns(policy: BasicAuthPolicy | None) -> dict[str, Any]:
+    """The default authentication policy's say on Basic SMTP AUTH (the digest reads
+    it back with RunRecord.basic_auth); nothing when it was not read."""
+    if policy is None:
+        return {}
+    columns: dict[str, Any] = {"BasicAuthRead": policy.read}
+    if policy.default_policy is not None:
+        columns["DefaultAuthPolicy"] = policy.default_policy[:MAX_LIST_CHARS]
+    if policy.allow_smtp is not None:
+        columns["AllowBasicAuthSmtp"] = policy.allow_smtp
+    if policy.problem:
+        columns["BasicAuthProblem"] = policy.problem[:MAX_LIST_CHARS]
+    return columns
+
+
 def run_entity(result: CheckResult, change: HistoryDiff | None) -> dict[str, Any]:
     counts = finding_counts(result.findings)
     entity: dict[str, Any] = {
@@ -96,6 +112,7 @@ def run_entity(result: CheckResult, change: HistoryDiff | None) -> dict[str, Any
         entity["OrgDesired"] = result.org_desired
     if result.error:
         entity["Error"] = result.error[:MAX_LIST_CHARS]
+    entity.update(basic_auth_columns(result.basic_auth))
     if change is not None:
         entity.update(
             Opened=len(change.opened),

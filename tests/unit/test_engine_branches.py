@@ -18,6 +18,7 @@ import pytest
 from azure.core.exceptions import ServiceRequestError
 
 from shared.adapters.exchange_errors import ExchangePermissionError, ExchangeThrottledError
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.diff import diff
 from shared.core.model import (
     CheckResult,
@@ -83,6 +84,9 @@ class MemoryExchange:
         if self.fail_org is not None:
             raise self.fail_org
         return self.org
+
+    async def basic_auth_policy(self) -> BasicAuthPolicy:
+        return BasicAuthPolicy(True, None, True)
 
     async def cas_mailbox_pages(
         self,

@@ -11,6 +11,7 @@ import pytest
 
 from shared.adapters.exchange_errors import ExchangeProtocolError
 from shared.adapters.smtp_auth import SmtpAuthClient
+from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.model import MailboxSetting, TenantPolicy
 from shared.core.policy import ExceptionIndex
 from shared.shell.engine import observe
@@ -42,8 +43,12 @@ def client_with_pages(pages: list[list[Any]], org: bool = True) -> SmtpAuthClien
     async def fake_org(**kwargs: Any) -> bool:
         return org
 
+    async def fake_policy(**kwargs: Any) -> BasicAuthPolicy:
+        return BasicAuthPolicy(True, None, True)
+
     client.transport.pages = fake_pages  # type: ignore[method-assign]
     client.org_smtp_auth_disabled = fake_org  # type: ignore[method-assign]
+    client.basic_auth_policy = fake_policy  # type: ignore[method-assign]
     return client
 
 
