@@ -29,7 +29,7 @@ from azure.core.credentials_async import AsyncTokenCredential
 
 from shared.core.basic_auth import BASIC_SMTP_CLIENT_APPS
 from shared.core.model import Evidence, SignInEvidence
-from shared.core.usage import summarise
+from shared.core.smtp_usage import summarise
 
 if TYPE_CHECKING:  # kiota is imported when evidence is first read, not with this module
     from kiota_abstractions.request_option import RequestOption

@@ -266,14 +266,14 @@ class SignInEvidence:
 
 @dataclass(frozen=True)
 class SmtpUser:
-    """One account's successful SMTP AUTH sign-ins in the window (shared.core.usage)."""
+    """One account's successful SMTP AUTH sign-ins in the window (shared.core.smtp_usage)."""
 
     user: str
     user_id: str
     sign_ins: int
     first_seen: datetime
     last_seen: datetime
-    ip_addresses: tuple[str, ...]  # most used first, at most usage.MAX_IPS
+    ip_addresses: tuple[str, ...]  # most used first, at most smtp_usage.MAX_IPS
     client_apps: tuple[str, ...]
     more_ips: int = 0  # addresses beyond those listed
 

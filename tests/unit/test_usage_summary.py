@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.adapters.signins import read_page
 from shared.core.model import SignInEvidence
-from shared.core.usage import MAX_IPS, summarise
+from shared.core.smtp_usage import MAX_IPS, summarise
 
 NOW = datetime(2026, 12, 1, 9, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from azure.core.exceptions import AzureError
 
 from shared.adapters.credentials import IdentitySettingError
 from shared.core.commands import CLI
-from shared.shell.cli import check, exception, plan, status, teams, tenant, terminal, trail
+from shared.shell.cli import check, exception, plan, status, teams, tenant, terminal, trail, usage
 from shared.shell.cli.args import EXIT_ERROR, EXIT_INTERRUPTED, Parser, UsageError, needs_all
 from shared.shell.settings import Settings, SettingsError, SettingsScope
 from shared.shell.unreachable import ServiceUnreachable, is_connection_error
@@ -21,7 +21,7 @@ from shared.store.records import RecordError
 
 Handler = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 # In the order `--help` lists them.
-GROUPS = (check, status, tenant, exception, plan, trail, teams)
+GROUPS = (check, status, tenant, exception, plan, trail, teams, usage)
 
 
 def build_parser() -> argparse.ArgumentParser:

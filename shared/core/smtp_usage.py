@@ -53,9 +53,9 @@ def summarise(sign_ins: Iterable[SignInEvidence]) -> tuple[SmtpUser, ...]:
 
 
 def lookup_identity(user: SmtpUser) -> str:
-    """What Get-CASMailbox -Identity is given for an account: its Entra object id
-    (stays with the account when its UPN changes), else its UPN."""
-    return user.user_id or user.user
+    """What Get-CASMailbox -Identity is given for an account: its UPN (Identity takes
+    a user principal name: Set-CASMailbox.md), else its Entra object id."""
+    return user.user or user.user_id
 
 
 def effective(override: bool | None, org_disabled: bool | None) -> bool | None:
