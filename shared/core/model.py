@@ -37,6 +37,7 @@ class FindingKind(StrEnum):
     MAILBOX_ENABLED_WITHOUT_EXCEPTION = "mailbox-enabled-without-exception"
     MAILBOX_EXCEPTION_EXPIRED = "mailbox-exception-expired"
     EXCEPTION_UNUSED = "exception-unused"
+    EXCEPTION_USES_BASIC_AUTH = "exception-uses-basic-auth"
 
     @property
     def rule(self) -> Rule:

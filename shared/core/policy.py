@@ -9,7 +9,10 @@ Rules (their labels, severities and controls: rules.py):
   (case-insensitive). A GUID-bound exception does not follow its address to another
   mailbox: addresses get reused, and the approval was for one mailbox object;
 * a live exception whose mailbox is gone or has no ``false`` override is unused
-  (hygiene, not a compliance failure).
+  (hygiene, not a compliance failure);
+* a live exception whose mailbox has SMTP AUTH on and signed in with Basic-auth SMTP
+  AUTH in the evidence window will stop working when Basic auth goes (hygiene, told
+  once). Sign-in logs that could not be read decide nothing: what was open stays open.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from shared.core import commands
+from shared.core.basic_auth import BASIC_AUTH_OFF, BASIC_AUTH_OFF_SOURCE, BASIC_AUTH_OFF_TEXT, what_to_do
 from shared.core.model import (
+    Evidence,
     Finding,
     FindingKind,
     MailboxException,
@@ -67,8 +72,16 @@ class ExceptionIndex:
         )
 
 
-def evaluate(policy: TenantPolicy, observed: Observation, now: datetime) -> tuple[Finding, ...]:
-    """Every finding for one tenant, in a stable order."""
+def evaluate(
+    policy: TenantPolicy,
+    observed: Observation,
+    now: datetime,
+    evidence: Evidence | None = None,
+    previous: Iterable[Finding] = (),
+) -> tuple[Finding, ...]:
+    """Every finding for one tenant, in a stable order. ``evidence``: the sign-in
+    logs (None: not read); ``previous``: the findings open before this run, kept for
+    what unreadable logs cannot decide."""
     findings: list[Finding] = []
     index = ExceptionIndex(policy.exceptions)  # expired ones too: they explain a finding
     live = ExceptionIndex.live(policy.exceptions, now)
@@ -83,6 +96,7 @@ def evaluate(policy: TenantPolicy, observed: Observation, now: datetime) -> tupl
                 findings.append(finding)
 
     findings.extend(_unused_exceptions(policy, observed, live))
+    findings.extend(_basic_auth_exceptions(policy, observed, now, evidence, previous))
     findings.sort(key=lambda f: f.sort_key)
     return tuple(findings)
 
@@ -193,3 +207,76 @@ def _unused_exceptions(policy: TenantPolicy, observed: Observation, live: Except
         # Two rows for one mailbox make one finding, not two alerts.
         findings.setdefault(finding.key, finding)
     return list(findings.values())
+
+
+def at_risk(
+    policy: TenantPolicy, observed: Observation, now: datetime
+) -> list[tuple[MailboxException, MailboxSetting]]:
+    """Live exceptions whose mailbox has SMTP AUTH on now (its override, or the org
+    switch it follows): the ones the end of Basic auth can break."""
+    live = ExceptionIndex.live(policy.exceptions, now)
+    out = []
+    for mailbox in observed.mailboxes:
+        on = mailbox.smtp_auth_disabled is False or (
+            mailbox.smtp_auth_disabled is None and observed.org_smtp_auth_disabled is False
+        )
+        matches = live.matching(mailbox) if on else []
+        if matches:
+            out.append((max(matches, key=lambda exc: exc.expires), mailbox))
+    return out
+
+
+def needs_usage_evidence(policy: TenantPolicy, observed: Observation, now: datetime) -> bool:
+    """Whether the check must read the sign-in logs (only to judge approved exceptions)."""
+    return bool(at_risk(policy, observed, now))
+
+
+def _basic_auth_exceptions(
+    policy: TenantPolicy,
+    observed: Observation,
+    now: datetime,
+    evidence: Evidence | None,
+    previous: Iterable[Finding],
+) -> list[Finding]:
+    candidates = at_risk(policy, observed, now)
+    if evidence is None or not evidence.available:
+        # Unknown is not resolved: an exception still at risk keeps its open finding.
+        keys = {f"{FindingKind.EXCEPTION_USES_BASIC_AUTH}:{m.guid.lower()}" for _, m in candidates}
+        return [f for f in previous if f.kind is FindingKind.EXCEPTION_USES_BASIC_AUTH and f.key in keys]
+    findings = []
+    for exc, mailbox in candidates:
+        address, ident = mailbox.address.lower(), (mailbox.external_id or "").lower()
+        used = [
+            u
+            for u in evidence.users
+            if u.basic and (u.user.lower() == address or (ident and u.user_id.lower() == ident))
+        ]
+        if not used:
+            continue
+        count = sum(u.sign_ins for u in used)
+        latest = max(used, key=lambda u: u.last_seen)
+        where = f" from {latest.ip_addresses[0]}" if latest.ip_addresses else ""
+        if now.date() <= BASIC_AUTH_OFF:
+            when = f"Microsoft turns Basic auth for SMTP AUTH off by default at {BASIC_AUTH_OFF_TEXT}"
+        else:
+            when = (
+                f"Microsoft turned Basic auth for SMTP AUTH off by default at {BASIC_AUTH_OFF_TEXT} "
+                "(an admin can turn it back on until its final removal, to be announced)"
+            )
+        findings.append(
+            Finding(
+                kind=FindingKind.EXCEPTION_USES_BASIC_AUTH,
+                target=mailbox.address,
+                mailbox_guid=mailbox.guid,
+                actual=mailbox.smtp_auth_disabled,
+                desired=None,
+                message=(
+                    f"The approved exception for {mailbox.address} (approved by {exc.approver}, expires "
+                    f"{exc.expires.isoformat()}) signs in with Basic-auth SMTP AUTH: {count:,} sign-in(s) "
+                    f"in the last {evidence.days} days, the last on {latest.last_seen:%Y-%m-%d %H:%M} UTC"
+                    f"{where}. {when} ({BASIC_AUTH_OFF_SOURCE}); then this device or app stops sending. "
+                    f"{what_to_do()}"
+                ),
+            )
+        )
+    return findings

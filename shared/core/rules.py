@@ -16,7 +16,9 @@ Which control says what (the policy statement):
 Severity says how much is exposed: the org switch opens SMTP AUTH (which MFA cannot
 protect) to every mailbox that follows it; an unapproved override opens one mailbox
 nobody vouched for; an expired exception one mailbox that was approved once; an unused
-exception exposes nothing and is housekeeping.
+exception exposes nothing and is housekeeping. An exception whose mailbox signs in with
+Basic auth exposes nothing new either (hygiene), but it is an outage on a known date
+(shared.core.basic_auth), so it is told once when it first appears, then in the digest.
 """
 
 from __future__ import annotations
@@ -48,6 +50,23 @@ class Rule:
     compliance_failure: bool  # False: hygiene, reported but the tenant stays compliant
     remediable: bool  # remediation may change Exchange to fix it
     description: str
+    # Hygiene that is still told at once, the first time it appears (compliance
+    # failures always are); the digest carries it after that.
+    told_when_opened: bool = False
+
+
+def _hygiene(kind: FindingKind, label: str, description: str, *, told_when_opened: bool = False) -> Rule:
+    """A rule that is housekeeping: exposes nothing, breaks no control, fixed by a person."""
+    return Rule(
+        kind=kind,
+        label=label,
+        severity=Severity.INFO,
+        controls=(),
+        compliance_failure=False,
+        remediable=False,
+        description=description,
+        told_when_opened=told_when_opened,
+    )
 
 
 RULES: tuple[Rule, ...] = (
@@ -78,14 +97,17 @@ RULES: tuple[Rule, ...] = (
         remediable=True,
         description="A mailbox override turns SMTP AUTH on and its approved exception has expired.",
     ),
-    Rule(
-        kind=FindingKind.EXCEPTION_UNUSED,
-        label="exception not used",
-        severity=Severity.INFO,
-        controls=(),
-        compliance_failure=False,
-        remediable=False,
-        description="A live exception whose mailbox is gone or does not turn SMTP AUTH on itself.",
+    _hygiene(
+        FindingKind.EXCEPTION_UNUSED,
+        "exception not used",
+        "A live exception whose mailbox is gone or does not turn SMTP AUTH on itself.",
+    ),
+    _hygiene(
+        FindingKind.EXCEPTION_USES_BASIC_AUTH,
+        "exception uses Basic auth",
+        "An approved exception whose mailbox signed in with Basic-auth SMTP AUTH in the evidence "
+        "window: it stops working when Microsoft turns Basic auth for SMTP AUTH off.",
+        told_when_opened=True,
     ),
 )
 

@@ -228,7 +228,11 @@ def _headline(result: CheckResult, kinds: dict[EventKind, list[Event]], name: st
         if result.status is Status.ERROR:
             return f"Reminder: still cannot check SMTP AUTH in {name}", Tone.WARNING
         return f"Reminder: SMTP AUTH drift still open in {name}", Tone.ATTENTION
-    if EventKind.DRIFT_OPENED in kinds or EventKind.DRIFT_CHANGED in kinds:
+    drift = kinds.get(EventKind.DRIFT_OPENED, []) + kinds.get(EventKind.DRIFT_CHANGED, [])
+    if drift and not any(e.finding is not None and e.finding.kind.is_compliance_failure for e in drift):
+        # Only told-when-opened hygiene: an approved exception that Basic auth's end will break.
+        return f"Approved SMTP AUTH exception at risk in {name}", Tone.WARNING
+    if drift:
         if result.previous_status is Status.DRIFT:
             return f"SMTP AUTH drift changed in {name}", Tone.ATTENTION
         return f"SMTP AUTH drift found in {name}", Tone.ATTENTION
@@ -301,11 +305,13 @@ def _todo(result: CheckResult, events: Sequence[Event]) -> tuple[str, ...]:
     seen: set[FindingKind] = set()
     told = [e.finding for e in events if e.finding is not None and e.kind is not EventKind.DRIFT_RESOLVED]
     for finding in (*told, *open_failures(result)):
-        if finding.kind in seen or not finding.kind.is_compliance_failure:
+        if finding.kind in seen or not (
+            finding.kind.is_compliance_failure or finding.kind.rule.told_when_opened
+        ):
             continue
         seen.add(finding.kind)
         out.append(clean(finding.message, MAX_NOTE))
-    if seen:
+    if any(kind.is_compliance_failure for kind in seen):
         out.append(
             "A mailbox that must keep SMTP AUTH (a scanner, an app) needs an approved exception: "
             f"{commands.exception_add(tenant)} (list them: {commands.exception_list(tenant)})"

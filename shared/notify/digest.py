@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from shared.core import commands
-from shared.core.basic_auth import BasicAuthPolicy
+from shared.core.basic_auth import BASIC_AUTH_OFF_TEXT, BasicAuthPolicy, what_to_do
 from shared.core.model import Finding, FindingKind, MailboxException, Status, TenantPolicy
 from shared.notify.compose import finding_line
 from shared.notify.message import Line, Message, Section, Tone
@@ -55,7 +55,12 @@ def compose_digest(d: TenantDigest, now: datetime) -> Message:
     name = clean(policy.initial_domain or policy.tenant_id)
     today = now.date()
     failing = [(f, since) for f, since in d.open_findings if f.kind.is_compliance_failure]
-    hygiene = [(f, since) for f, since in d.open_findings if not f.kind.is_compliance_failure]
+    at_risk = [(f, since) for f, since in d.open_findings if f.kind is FindingKind.EXCEPTION_USES_BASIC_AUTH]
+    hygiene = [
+        (f, since)
+        for f, since in d.open_findings
+        if not f.kind.is_compliance_failure and f.kind is not FindingKind.EXCEPTION_USES_BASIC_AUTH
+    ]
     by_expiry = sorted(policy.exceptions, key=lambda e: (e.expires, e.mailbox))
     expired = [e for e in by_expiry if e.expires < today]
     expiring = [e for e in by_expiry if 0 <= (e.expires - today).days <= EXPIRING_DAYS]
@@ -94,6 +99,10 @@ def compose_digest(d: TenantDigest, now: datetime) -> Message:
     if failing:
         lines = tuple(finding_line(f, since) for f, since in failing)
         sections.append(Section(f"Open drift ({len(lines):,})", lines, tone=Tone.ATTENTION))
+    if at_risk:
+        lines = tuple(finding_line(f, since) for f, since in at_risk)
+        heading = f"Exceptions that stop working when Basic auth goes ({len(lines):,})"
+        sections.append(Section(heading, lines, tone=Tone.WARNING))
     for heading, items, section_tone in (
         (f"Expiring within {EXPIRING_DAYS} days", expiring, Tone.WARNING),
         ("Expired", expired, Tone.WARNING),
@@ -113,6 +122,11 @@ def compose_digest(d: TenantDigest, now: datetime) -> Message:
         if finding.kind not in seen:
             seen.add(finding.kind)
             todo.append(clean(finding.message, MAX_NOTE))
+    if at_risk:
+        todo.append(
+            f"Before {BASIC_AUTH_OFF_TEXT}, move each device or app that still signs in with Basic auth: "
+            + what_to_do()
+        )
     if expiring:
         todo.append(
             "Renew an exception that is still needed before it runs out (same command, a new date): "

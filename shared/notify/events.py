@@ -72,8 +72,12 @@ class Event:
 
     @property
     def actionable(self) -> bool:
-        # An unused exception is hygiene: the weekly digest tells, not an alert.
-        return self.finding is None or self.finding.kind.is_compliance_failure
+        # An unused exception is hygiene: the weekly digest tells, not an alert. Hygiene
+        # the catalogue marks told_when_opened (an exception Basic auth's end will break)
+        # is told once, when it appears; its changes wait for the digest too.
+        if self.finding is None or self.finding.kind.is_compliance_failure:
+            return True
+        return self.kind is EventKind.DRIFT_OPENED and self.finding.kind.rule.told_when_opened
 
 
 def action_identity(action: Action) -> str:

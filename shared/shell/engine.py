@@ -30,8 +30,8 @@ from shared.core.model import (
     TenantLoad,
     TenantPolicy,
 )
-from shared.core.policy import ExceptionIndex, evaluate, status_of
-from shared.shell.ports import ExchangeReader, Services
+from shared.core.policy import ExceptionIndex, evaluate, needs_usage_evidence, status_of
+from shared.shell.ports import ExchangeReader, Services, TenantReaders
 from shared.shell.unreachable import EXCHANGE, describe, is_connection_error
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
             except AzureError as exc:
                 result = _error_result(load.tenant_id, now, _describe(exc, EXCHANGE), policy)
             else:
-                findings = evaluate(policy, observed, now)
+                findings = await _evaluate(services, client, policy, observed, now)
                 remediation = None
                 if policy.mode is Mode.REMEDIATE:
                     remediation = await _remediate(services, policy, observed, findings, now)
@@ -148,6 +148,21 @@ async def check_tenant(load: TenantLoad, services: Services, progress: Progress 
         previous_status=recorded.previous_status,
         previous_run=recorded.previous_run,
     )
+
+
+async def _evaluate(
+    services: Services, client: TenantReaders, policy: TenantPolicy, observed: Observation, now: datetime
+) -> tuple[Finding, ...]:
+    """The rules, with the sign-in evidence when an approved exception needs judging
+    (remediation's read in the same run is answered from the reader's memory). Logs
+    that cannot be read keep the findings they would decide as they were."""
+    evidence = None
+    previous: list[Finding] = []
+    if needs_usage_evidence(policy, observed, now):
+        evidence = await client.evidence.read(now, policy.evidence_days)
+        if not evidence.available:
+            previous = [o.finding for o in (await services.history.open_findings(policy.tenant_id)).values()]
+    return evaluate(policy, observed, now, evidence, previous)
 
 
 async def _remediate(
@@ -181,7 +196,7 @@ async def plan_tenant(load: TenantLoad, services: Services) -> CheckResult:
             observed = await observe(client.exchange, policy)
         except AzureError as exc:
             return _error_result(load.tenant_id, now, _describe(exc, EXCHANGE), policy)
-        findings = evaluate(policy, observed, now)
+        findings = await _evaluate(services, client, policy, observed, now)
         remediation = await _remediate(services, policy, observed, findings, now, dry_run=True)
     return _checked(policy, observed, findings, now, remediation)
 

@@ -24,6 +24,7 @@ from typing import Protocol
 from shared.core.basic_auth import BasicAuthPolicy
 from shared.core.model import (
     CheckResult,
+    Evidence,
     Finding,
     MailboxSetting,
     Observation,
@@ -38,6 +39,7 @@ from shared.store.runs import HistoryReader, Recorded
 __all__ = [
     "CycleServices",
     "DesiredSource",
+    "EvidenceSource",
     "ExchangeReader",
     "HistoryReader",
     "HistoryRecorder",
@@ -73,11 +75,19 @@ class ExchangeReader(Protocol):
     ) -> AsyncIterator[list[MailboxSetting]]: ...
 
 
+class EvidenceSource(Protocol):
+    """One tenant's sign-in evidence (shared.adapters.signins.EvidenceReader)."""
+
+    async def read(self, now: datetime, days: int) -> Evidence: ...
+
+
 class TenantReaders(Protocol):
     """One tenant's clients as the engine uses them (shared.adapters.tenant_clients.TenantClient)."""
 
     @property
     def exchange(self) -> ExchangeReader: ...
+    @property
+    def evidence(self) -> EvidenceSource: ...
 
 
 class TenantClientsPort(Protocol):
