@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 import string
+from datetime import date
 from urllib.parse import quote, urlencode
 
 from shared.core.limits import DEFAULT_TOKEN_EXCHANGE_AUDIENCE
@@ -16,13 +17,15 @@ from shared.core.limits import DEFAULT_TOKEN_EXCHANGE_AUDIENCE
 CLI = "smtp-auth-guard"
 
 
-def exception_add(tenant: str, mailbox: str = "ADDRESS") -> str:
+def exception_add(tenant: str, mailbox: str = "ADDRESS", expires: date | None = None) -> str:
+    """``expires`` None: the placeholder YYYY-MM-DD (REASON, APPROVER and TICKET always are)."""
     q = shlex.quote
     target = mailbox if mailbox == "ADDRESS" else q(mailbox)
+    until = expires.isoformat() if expires else "YYYY-MM-DD"
     return (
         f"{CLI} exception add --tenant {q(tenant)} --mailbox {target} "
         # --ticket is optional to the CLI, but an approval an auditor can trace has one.
-        "--reason REASON --approver APPROVER --ticket TICKET --expires YYYY-MM-DD"
+        f"--reason REASON --approver APPROVER --ticket TICKET --expires {until}"
     )
 
 

@@ -119,3 +119,35 @@ def test_unavailable_evidence_is_said_never_no_users(office, sim, capsys):
     code, out = run(capsys, "usage", "--csv")
     (row,) = csv.DictReader(io.StringIO(out))
     assert row["user"] == "" and "sign-in evidence unavailable" in row["note"]
+
+
+def test_suggest_prints_exception_add_for_used_mailboxes_without_one_and_approves_nothing(
+    office, sim, capsys, tenant_id
+):
+    _, app, _ = office
+    code, out = run(capsys, "exception", "suggest", "--tenant", DOMAIN)
+    assert code == 0
+    commands = [line for line in out.splitlines() if not line.startswith("#")]
+    expires = (datetime.now(UTC) + timedelta(days=90)).date().isoformat()
+    assert commands == [
+        (
+            f"smtp-auth-guard exception add --tenant {tenant_id} --mailbox {app.address} "
+            f"--reason REASON --approver APPROVER --ticket TICKET --expires {expires}"
+        )
+    ]
+    assert f"# {app.address}: " in out and "Basic auth" in out
+    assert "no account relies on it" in out  # the org switch is off
+    code, listed = run(capsys, "exception", "list", "--tenant", tenant_id)
+    assert app.address not in listed  # nothing approved
+
+    # The org switch on: the accounts that use SMTP AUTH through it are named.
+    sim.tenant(tenant_id).set_org_setting(False)
+    follower = sim.tenant(tenant_id).mailbox_at(2)
+    sim.add_sign_in(sign_in(follower.address, datetime.now(UTC) - timedelta(hours=2), client_app="SMTP"))
+    code, out = run(capsys, "exception", "suggest", "--tenant", tenant_id, "--days", "3")
+    assert code == 0 and "The organization switch has SMTP AUTH ON; 1 account(s)" in out
+    assert f"#   {follower.address}: 1 SMTP AUTH sign-in(s)" in out
+
+    sim.graph_premium = False
+    code, out = run(capsys, "exception", "suggest", "--tenant", tenant_id)
+    assert code == 2 and "nothing to suggest" in out and "unknown, not nobody" in out

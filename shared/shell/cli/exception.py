@@ -8,6 +8,7 @@ import sys
 from azure.core.exceptions import AzureError
 
 from shared.core.commands import tenant_add
+from shared.core.limits import EVIDENCE_DAYS
 from shared.core.model import MailboxException, TenantLoad
 from shared.core.validation import ValidationError, check_expiry
 from shared.shell import report
@@ -22,12 +23,15 @@ from shared.shell.cli.args import (
     refused,
     tenant_arg,
     text_arg,
+    whole_number,
 )
+from shared.shell.cli.exception_suggest import print_suggestions
 from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.cli.terminal import say
 from shared.shell.settings import Settings
 from shared.shell.unreachable import EXCHANGE, ServiceUnreachable, is_connection_error
+from shared.shell.usage_read import read_usage
 from shared.store.rows import RowError, exception_row_key
 
 # The exception row's columns as the options that set them.
@@ -73,6 +77,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     remove.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
     remove.add_argument("--mailbox", required=True, help="address or GUID")
     remove.set_defaults(needs=needs_rows)
+    hint = actions.add_parser(
+        "suggest",
+        help="print exception add commands for mailboxes with SMTP AUTH on and recent use (approves nothing)",
+    )
+    hint.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    hint.add_argument(
+        "--days",
+        type=whole_number(EVIDENCE_DAYS),
+        default=EVIDENCE_DAYS.default,
+        help=f"how far back sign-ins count, {EVIDENCE_DAYS.low} to {EVIDENCE_DAYS.high} days",
+    )
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,6 +102,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                 f"tenant {args.tenant} has no tenant row: add it first with {tenant_add(args.tenant)}"
             )
         policy = loads[0].policy
+        if args.action == "suggest":
+            usage = await read_usage(services, policy, args.days, services.clock())
+            return print_suggestions(usage, services.clock().date())
         if args.action == "add":
             try:
                 check_expiry(args.expires, services.clock().date(), settings.max_exception_days)
