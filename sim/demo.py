@@ -7,7 +7,10 @@ and what each run sent to Teams and by email (the cards and mails as the simulat
 received them are written to out/demo/); then switches the tenant to remediate mode
 for one remediation cycle (plan, the grace period and its due times, fix, one change
 held because a printer used SMTP AUTH yesterday, audit; what it fixed is reported as
-fixed, not open), the weekly digest, and stops what it started.
+fixed, not open), the weekly digest, and stops what it started. Along the way: who
+still uses SMTP AUTH (the usage report, with the scanner's Basic-auth sign-ins and a
+password spray that is not usage), the scanner's exception at risk when Basic auth
+goes, and the exception add commands `exception suggest` prints.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .azurite import Azurite
 from .graph_signins import sign_in
 from .received import Received
 from .server import SimServer
+from .signin_mix import usage_mix
 
 TENANT = "8f6a3c1e-2b4d-4e5f-9a0b-1c2d3e4f5a6b"
 DOMAIN = "contoso.onmicrosoft.com"
@@ -71,8 +75,21 @@ class Sent:
 def seed(server: SimServer) -> None:
     tenant = server.add_tenant(TENANT, DOMAIN, org_smtp_auth_disabled=False)
     tenant.seed(MAILBOXES, overrides={i: False for i in UNAPPROVED})
-    tenant.add_mailbox(f"scanner-floor3@{DOMAIN}", display_name="Scanner, floor 3", smtp_auth_disabled=False)
-    tenant.add_mailbox(f"legacy-erp@{DOMAIN}", display_name="Legacy ERP", smtp_auth_disabled=False)
+    scanner = tenant.add_mailbox(
+        f"scanner-floor3@{DOMAIN}", display_name="Scanner, floor 3", smtp_auth_disabled=False
+    )
+    erp = tenant.add_mailbox(f"legacy-erp@{DOMAIN}", display_name="Legacy ERP", smtp_auth_disabled=False)
+    # A month of sign-ins: the scanner sends with Basic auth every day, the ERP as "SMTP",
+    # people use browsers and mail apps, and someone sprays passwords at 40 accounts.
+    entries = usage_mix(
+        datetime.now(UTC) - timedelta(minutes=5),
+        basic=[scanner],
+        legacy=[erp],
+        people=[tenant.mailbox_at(i) for i in range(5)],
+        sprayed=[tenant.mailbox_at(i).address for i in range(40, 80)],
+    )
+    for entry in entries:
+        server.add_sign_in(entry)
 
 
 async def add_expired_exception() -> None:
@@ -192,6 +209,14 @@ def main() -> int:
         say("  " + report.text(again).splitlines()[-1].strip())
         sent.show("2-unchanged")
         say()
+        say("Who still uses SMTP AUTH, and with Basic auth (the spray is not usage; --csv gives")
+        say("one row per account for the customer's spreadsheet):\n")
+        run_cli("usage", "--tenant", TENANT)
+        say("The scanner's exception is at risk (exception-uses-basic-auth in the check): it stops sending")
+        say(
+            "when Basic auth goes. What `exception suggest` offers for the mailbox whose exception expired:\n"
+        )
+        run_cli("exception", "suggest", "--tenant", TENANT)
         tenant = server.tenant(TENANT)
         say("An admin fixes it all by hand: SMTP AUTH off for the organization, the four mailboxes")
         say(f"and legacy-erp@{DOMAIN} (its exception expired); next run:\n")

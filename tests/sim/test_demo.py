@@ -27,3 +27,5 @@ def test_the_demo_runs_to_the_end(tmp_path):
         assert (tmp_path / "out" / "demo" / f"{step}-teams-card-1.json").is_file(), step
         assert (tmp_path / "out" / "demo" / f"{step}-email-1.html").is_file(), step
     assert "Notifications: nothing sent (nothing changed)." in out
+    assert "exception-uses-basic-auth" in out  # the scanner's exception at risk
+    assert "SMTP AUTH sign-ins, last 30 days" in out and "approved by ciso@contoso.com" in out
