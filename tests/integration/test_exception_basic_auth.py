@@ -36,7 +36,9 @@ async def test_found_once_told_once_and_kept_while_the_logs_are_unreadable(sim, 
     for entry in usage_mix(clock.now - timedelta(minutes=1), basic=[printer], days=5):
         sim.add_sign_in(entry)
     async with services(clock) as svc:
-        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        # GraceHours 0: the rogue override is fixed in this run, on the same read of the logs.
+        policy = notified_policy(tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0)
+        await svc.desired.put_tenant(policy)
         await svc.desired.put_exception(tenant_id, approved(printer))
         first = await run_cycle(svc, deliver=False)
         (result,) = first.results
