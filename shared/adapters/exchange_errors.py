@@ -175,10 +175,12 @@ def permission_hint(status: int, text: str, cmdlet: str) -> str:
     if status == 401 and _NOT_ALLOWED in text.lower():
         return (
             f"Missing grant: an Exchange role that allows {what}. Exchange knows the identity "
-            "but its role does not include the cmdlet: assign one (to check: View-Only "
-            "Configuration through RBAC for Applications, or the Global Reader Entra role; to "
-            "remediate: Exchange Administrator, or an RBAC for Applications role with "
-            "Set-TransportConfig and Set-CASMailbox). Check the Exchange.ManageAsApp app "
+            "but its role does not include the cmdlet: assign one (to check: the Global "
+            "Reader Entra role, or a role group with the View-Only Configuration and View-Only "
+            "Recipients roles and the identity's service principal as a member; to remediate: "
+            "Exchange Administrator, or a role group that also has Organization Transport "
+            "Settings and Mail Recipients). RBAC for Applications "
+            "roles cover mailbox data, not these cmdlets. Check the Exchange.ManageAsApp app "
             "role too: a 401 is also reported when both are missing."
         )
     if status == 401:
@@ -191,7 +193,8 @@ def permission_hint(status: int, text: str, cmdlet: str) -> str:
     # the missing piece is the directory or Exchange role.
     return (
         f"Missing grant: most likely an Exchange role that allows {what} (Global Reader or "
-        "View-Only Configuration to read, Exchange Administrator to change): one public "
+        "a role group with View-Only Configuration and View-Only Recipients to read, Exchange "
+        "Administrator to change): one public "
         "report sees 403 when the identity has the Exchange.ManageAsApp app role but no "
         "role. If a role is assigned, check that app role on Office 365 Exchange Online "
         "(00000002-0000-0ff1-ce00-000000000000) and its admin consent."
