@@ -150,6 +150,9 @@ class PlanContext:
     days: int  # the evidence window
     now: datetime
     first_seen: Mapping[str, datetime]  # Finding.key -> when the run history first saw it
+    # When remediation began for this tenant (remediation_start): drift seen in report
+    # mode is warned about before it is fixed. None: no later start than first seen.
+    remediate_since: datetime | None = None
 
     @classmethod
     def of(
@@ -160,6 +163,7 @@ class PlanContext:
         evidence: Evidence | None,
         now: datetime,
         first_seen: Mapping[str, datetime] | None = None,
+        remediate_since: datetime | None = None,
     ) -> PlanContext:
         note = ""
         if evidence is not None and evidence.available:
@@ -191,6 +195,7 @@ class PlanContext:
             days=evidence.days if evidence else policy.evidence_days,
             now=now,
             first_seen=first_seen or {},
+            remediate_since=remediate_since,
         )
 
     def mailbox(self, action: Action) -> MailboxSetting | None:
@@ -204,11 +209,20 @@ class PlanContext:
         now (this run found it). Never later than now, whatever a stored row says."""
         return min(self.first_seen.get(action.finding_key, self.now), self.now)
 
+    def grace_from(self, action: Action) -> datetime:
+        """When the grace period starts: the drift's first sighting, or when remediation
+        began for the tenant if that is later (drift seen in report mode is not fixed
+        the moment the mode changes, with nobody told). Never later than now."""
+        start = self.seen_since(action)
+        if self.remediate_since is not None:
+            start = max(start, min(self.remediate_since, self.now))
+        return start
+
     def due(self, action: Action) -> datetime | None:
         """When the grace period ends for an action that turns SMTP AUTH off (None: none applies)."""
         if not takes_smtp_auth_away(action):
             return None
-        return self.seen_since(action) + timedelta(hours=self.policy.grace_hours)
+        return self.grace_from(action) + timedelta(hours=self.policy.grace_hours)
 
 
 def counts_against_limit(action: Action) -> bool:
@@ -335,12 +349,27 @@ def grace_period(action: Action, context: PlanContext, budget: Budget) -> Action
     else:
         who = action.target
         keep = f"record it: {commands.exception_add(context.policy.tenant_id, action.target)}"
+    seen, start = context.seen_since(action), context.grace_from(action)
+    since = f"drift first seen {seen:%Y-%m-%d %H:%M} UTC"
+    if start > seen:
+        since += f", remediate mode since {start:%Y-%m-%d %H:%M} UTC"
     return _held(
         action,
         f"SMTP AUTH will be turned off for {who} at {due:%Y-%m-%d %H:%M} UTC unless an approved "
-        f"exception is recorded (drift first seen {context.seen_since(action):%Y-%m-%d %H:%M} UTC, "
-        f"grace {context.policy.grace_hours} h). If it must keep SMTP AUTH, {keep}",
+        f"exception is recorded ({since}, grace {context.policy.grace_hours} h). "
+        f"If it must keep SMTP AUTH, {keep}",
     )
+
+
+def remediation_start(
+    stored: datetime | None, report_seen: datetime | None, now: datetime
+) -> tuple[datetime, bool]:
+    """When remediation began for a tenant, and whether that is new (to be recorded):
+    the stored start, unless there is none or a check in report mode came after it
+    (the tenant went back to report mode and now remediates again): then now."""
+    if stored is None or (report_seen is not None and report_seen >= stored):
+        return now, True
+    return stored, False
 
 
 def change_limit(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
@@ -385,13 +414,15 @@ def plan(
     evidence: Evidence | None,
     now: datetime,
     first_seen: Mapping[str, datetime] | None = None,
+    remediate_since: datetime | None = None,
 ) -> Plan:
     """Each action through GUARDS in order: the first refusal holds it; one that
     passes them all is planned, and a planned mailbox change uses up the budget.
 
     ``first_seen`` maps Finding.key to when the run history first saw that drift
-    (its open findings); a finding it lacks was first seen ``now``."""
-    context = PlanContext.of(actions, policy, observed, evidence, now, first_seen)
+    (its open findings); a finding it lacks was first seen ``now``. The grace period
+    starts no earlier than ``remediate_since`` (remediation_start), when given."""
+    context = PlanContext.of(actions, policy, observed, evidence, now, first_seen, remediate_since)
     budget = Budget(policy.max_changes_per_run)
     results: list[ActionResult] = []
     for action in actions:

@@ -38,7 +38,12 @@ async def run_cycle(
 
     async def queue(result: CheckResult) -> None:
         nonlocal queued
-        queued += await runtime.notifier.queue_results([result], runtime.history)
+        try:
+            queued += await runtime.notifier.queue_results([result], runtime.history)
+        finally:
+            # Every check path records here: the health view, the overdue rule and the
+            # grace period's report-mode sighting read it.
+            await runtime.health.checked(result, None)
 
     results = await check_tenants(
         runtime,

@@ -27,8 +27,6 @@ async def scheduled_check(settings: Settings) -> list[CheckResult]:
     fans out instead (enqueue_due); this is the demo's and the benchmark's baseline."""
     async with open_runtime(settings, keep_warm=True) as runtime:
         cycle = await run_cycle(runtime)
-        for result in cycle.results:  # what the queue worker records, for the health view
-            await runtime.health.checked(result, None)
     if cycle.delivery is not None:
         _log_delivery(cycle.delivery)
     results = cycle.results

@@ -127,6 +127,13 @@ class NotificationQueue(Protocol):
     async def deliver(self, tenants: Iterable[str]) -> Delivery: ...
 
 
+class HealthRecorder(Protocol):
+    """Where each tenant's last check is kept for the health view and the overdue rule
+    (shared.store.health.HealthStore)."""
+
+    async def checked(self, result: CheckResult, open_findings: int | None) -> None: ...
+
+
 class Services(Protocol):
     """The edges a check talks to (read-only here): a shared.shell.runtime.Runtime."""
 
@@ -149,3 +156,5 @@ class CycleServices(Services, Protocol):
     def settings(self) -> Settings: ...
     @property
     def notifier(self) -> NotificationQueue: ...
+    @property
+    def health(self) -> HealthRecorder: ...

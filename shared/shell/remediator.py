@@ -42,9 +42,16 @@ from shared.core.model import (
     TenantPolicy,
 )
 from shared.core.policy import ExceptionIndex
-from shared.core.remediation import actions_for, needs_evidence, plan, takes_smtp_auth_away
+from shared.core.remediation import (
+    actions_for,
+    needs_evidence,
+    plan,
+    remediation_start,
+    takes_smtp_auth_away,
+)
 from shared.store.audit import AuditStore
 from shared.store.desired import DesiredStateStore
+from shared.store.health import HealthStore
 from shared.store.lock import TenantLock
 from shared.store.runs import HistoryReader
 
@@ -85,6 +92,7 @@ class Remediator:
     audit: AuditStore
     desired: DesiredStateStore
     history: HistoryReader  # when each open finding was first seen (the grace period)
+    health: HealthStore  # when remediation began for a tenant (the grace period)
     clock: Callable[[], datetime]  # the runtime's, shared with the engine and the notifier
     timings: VerifyTimings = field(default_factory=VerifyTimings)
 
@@ -107,7 +115,10 @@ class Remediator:
             if needs_evidence(actions)
             else None
         )
-        decided = plan(actions, policy, observed, evidence, now, await self._first_seen(policy, actions))
+        grace = policy.grace_hours > 0 and any(takes_smtp_auth_away(a) for a in actions)
+        first_seen = await self._first_seen(policy) if grace else {}
+        since = await self._remediate_since(policy.tenant_id, now, record=not dry_run) if grace else None
+        decided = plan(actions, policy, observed, evidence, now, first_seen, since)
         planned, note = decided.results, decided.note
         if dry_run:  # `plan`: says what would happen, and writes nothing anywhere
             return RemediationOutcome(policy.mode, planned, note)
@@ -141,14 +152,25 @@ class Remediator:
             note = (note + " " if note else "") + f"The audit trail could not record these outcomes: {exc}"
         return RemediationOutcome(policy.mode, results, note)
 
-    async def _first_seen(self, policy: TenantPolicy, actions: Sequence[Action]) -> dict[str, datetime]:
+    async def _first_seen(self, policy: TenantPolicy) -> dict[str, datetime]:
         """Finding.key -> first seen, from the open findings of the last run that
-        could check. Not read when no grace applies. A failed read raises: the engine
-        reports remediation as stopped, rather than restart every grace from now."""
-        if policy.grace_hours == 0 or not any(takes_smtp_auth_away(a) for a in actions):
-            return {}
+        could check. A failed read raises: the engine reports remediation as stopped,
+        rather than restart every grace from now."""
         found = await self.history.open_findings(policy.tenant_id)
         return {key: item.first_seen for key, item in found.items()}
+
+    async def _remediate_since(self, tenant: str, now: datetime, *, record: bool) -> datetime:
+        """When remediation began for the tenant (core.remediation.remediation_start),
+        recorded the first time. A failed read raises (remediation stopped); a failed
+        record only means the next run starts the grace again: later, never sooner."""
+        row = await self.health.tenant(tenant)
+        since, new = remediation_start(row.remediate_since, row.report_seen, now)
+        if new and record:
+            try:
+                await self.health.remediating(tenant, since)
+            except AzureError as exc:
+                log.warning("tenant %s: could not record when remediation began: %s", tenant, exc)
+        return since
 
     async def _apply_planned(
         self, tenant: str, planned: Sequence[ActionResult], run_id: str

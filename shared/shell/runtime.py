@@ -111,6 +111,7 @@ async def open_runtime(
             tables.get_table_client(names.findings),
             tables.get_table_client(names.events),
         )
+        health = HealthStore(tables.get_table_client(names.health))
         yield Runtime(
             settings=settings,
             clock=clock,
@@ -121,13 +122,14 @@ async def open_runtime(
                 clients=clients,
                 desired=desired,
                 history=history,
+                health=health,
                 lock=TenantLock(locks),
                 audit=AuditStore(tables.get_table_client(names.audit)),
                 clock=clock,
                 timings=verify or VerifyTimings(),
             ),
             notifier=await _notifier(stack, settings, credential, tables, names, clock, notify_config),
-            health=HealthStore(tables.get_table_client(names.health)),
+            health=health,
             check_lease=TenantLock(locks, CHECK_LEASE, row=CHECK_ROW),
             check_queue=queue,
             poison_queue=poison,

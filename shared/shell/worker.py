@@ -97,7 +97,6 @@ async def _check(runtime: Runtime, message: CheckMessage, dequeue_count: int) ->
             log.info("tenant %s: no longer monitored (or switched off) since it was enqueued", tenant)
             return Work(Outcome.SKIPPED, tenant)
         (result,) = cycle.results
-        await runtime.health.checked(result, None)
     if result.status is Status.ERROR:
         log.error("tenant %s: could not check (recorded and told): %s", tenant, result.error)
     return Work(Outcome.CHECKED, tenant, result)

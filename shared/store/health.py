@@ -5,8 +5,10 @@ tenant with one query instead of one per tenant.
 Rows (partition ``tenant``, row key the tenant id): ``FirstEnqueued``,
 ``LastEnqueued`` (the timer), ``LastStarted``, ``LastChecked``, ``LastStatus``,
 ``LastSuccess``, ``OpenFindings``, ``OpenFindingKinds`` (JSON: kind -> count),
-``LastError`` (the worker; ``check`` and the in-process loop record their checks
-too), ``LastPoisoned`` (the poison function). Partition ``timer``, row ``check``: ``LastRun``,
+``LastError`` (every check: run_cycle records each tenant's), ``LastPoisoned`` (the
+poison function), ``ReportSeen`` (the last check that found the tenant in report mode)
+and ``RemediateSince`` (when remediation first planned for it after that: the grace
+period never starts before it). Partition ``timer``, row ``check``: ``LastRun``,
 ``PreviousRun``, ``Enqueued``, ``Due``, ``Overdue``.
 
 Every write is a MERGE of the properties its writer owns, so the timer and the
@@ -25,7 +27,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TransactionOperation, UpdateMode
 from azure.data.tables.aio import TableClient
 
-from shared.core.model import CheckResult, Status
+from shared.core.model import CheckResult, Mode, Status
 from shared.store.records import Fields, finding_counts
 
 TENANTS = "tenant"
@@ -48,6 +50,8 @@ class TenantHealthRow:
     finding_kinds: Mapping[str, int] | None = None  # None: recorded before kinds were kept
     last_error: str | None = None
     last_poisoned: datetime | None = None
+    report_seen: datetime | None = None
+    remediate_since: datetime | None = None
 
     @classmethod
     def of(cls, entity: Any, table: str) -> TenantHealthRow:
@@ -65,6 +69,8 @@ class TenantHealthRow:
             finding_kinds=f.counts("OpenFindingKinds") if entity.get("OpenFindingKinds") else None,
             last_error=f.optional_text("LastError"),
             last_poisoned=f.optional_moment("LastPoisoned"),
+            report_seen=f.optional_moment("ReportSeen"),
+            remediate_since=f.optional_moment("RemediateSince"),
         )
 
 
@@ -144,7 +150,13 @@ class HealthStore:
             props["OpenFindings"] = open_findings if open_findings is not None else len(result.findings)
             # What is still open after the run's own fixes, by kind (the health view's).
             props["OpenFindingKinds"] = json.dumps(finding_counts(result.findings), sort_keys=True)
+        if result.policy is not None and result.policy.mode is Mode.REPORT:
+            props["ReportSeen"] = result.checked_at  # a later remediate mode starts its grace anew
         await self._merge(result.tenant_id, **props)
+
+    async def remediating(self, tenant: str, since: datetime) -> None:
+        """Remediation began planning for this tenant at ``since``."""
+        await self._merge(tenant, RemediateSince=since)
 
     async def failed(self, tenant: str, error: str) -> None:
         """An attempt that failed before it could record a result (the host retries it)."""

@@ -116,3 +116,49 @@ async def test_a_first_seen_time_that_cannot_be_read_writes_nothing(sim, tenant_
         (result,) = (await run_cycle(svc)).results
     assert writes(sim, tenant_id) == []
     assert result.status is Status.ERROR and "FirstSeen" in (result.error or "")
+
+
+async def test_drift_open_in_report_mode_is_warned_about_before_a_switch_to_remediate_fixes_it(sim, tenant_id):
+    """Drift open for days while the tenant only reported: switching it to remediate
+    must not turn SMTP AUTH off on the next run with nobody told. The grace starts when
+    remediation begins; it starts anew after the tenant goes back to report mode."""
+    domain = "switched.onmicrosoft.com"
+    tenant = sim.add_tenant(tenant_id, domain)
+    tenant.seed(6, overrides={2: False})
+    printer = tenant.mailbox_at(2)
+    clock = start_clock()
+    async with services(clock) as svc:
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain))  # report mode
+        (reported,) = (await run_cycle(svc)).results
+        assert reported.status is Status.DRIFT and reported.remediation is None
+
+        switched = clock.advance(days=5)
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        (first,) = (await run_cycle(svc)).results
+        (held,) = first.remediation.results
+        assert waits_for_grace(held) and held.due == switched + timedelta(hours=24)
+        assert "remediate mode since" in held.reason
+        assert writes(sim, tenant_id) == []
+        assert f"SMTP AUTH will be turned off for {printer.address} at {when(held.due)}" in card_text(
+            sim.teams_posts[-1].card
+        )
+
+        clock.advance(hours=23)
+        (second,) = (await run_cycle(svc)).results
+        assert second.remediation.results[0].due == held.due  # recorded, not "now" again
+        assert writes(sim, tenant_id) == []
+
+        # Back to report mode for a run, then remediate again: a new grace, a new warning.
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain))
+        clock.advance(hours=2)
+        await run_cycle(svc)
+        again = clock.advance(hours=1)
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        (third,) = (await run_cycle(svc)).results
+        assert third.remediation.results[0].due == again + timedelta(hours=24)
+        assert writes(sim, tenant_id) == []
+
+        clock.advance(hours=24)
+        (fourth,) = (await run_cycle(svc)).results
+    assert fourth.remediation.results[0].status is ActionStatus.APPLIED
+    assert writes(sim, tenant_id) == [("Set-CASMailbox", printer.guid)]

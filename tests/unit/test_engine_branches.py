@@ -198,6 +198,14 @@ class MemoryNotifier:
 
 
 @dataclass
+class MemoryHealth:
+    checked_results: list[CheckResult] = field(default_factory=list)
+
+    async def checked(self, result: CheckResult, open_findings: int | None) -> None:
+        self.checked_results.append(result)
+
+
+@dataclass
 class Edges:
     """A Runtime's shape (shared.shell.ports.CycleServices), all in memory."""
 
@@ -206,6 +214,7 @@ class Edges:
     history: MemoryHistory = field(default_factory=MemoryHistory)
     remediator: MemoryRemediator = field(default_factory=MemoryRemediator)
     notifier: MemoryNotifier = field(default_factory=MemoryNotifier)
+    health: MemoryHealth = field(default_factory=MemoryHealth)
     settings: Settings = field(default_factory=lambda: Settings(storage=StorageSettings()))
     clock: Callable[[], datetime] = lambda: NOW
 
@@ -445,6 +454,8 @@ async def test_a_failing_queue_step_is_logged_and_the_cycle_goes_on(caplog):
     assert len(svc.history.of(B)) == 1  # and is recorded, once
     assert [r.tenant_id for r in svc.notifier.queued] == [A, C]
     assert cycle.queued == 2
+    # B's failed queueing does not keep its check from the health view.
+    assert [r.tenant_id for r in svc.health.checked_results] == [A, B, C]
     assert svc.notifier.delivered == [[A, B, C]]  # B's earlier messages are still sent
     assert "tenant %s: follow-up after the check failed" in [r.msg for r in caplog.records]
 

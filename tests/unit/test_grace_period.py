@@ -25,7 +25,13 @@ from shared.core.model import (
     TenantPolicy,
 )
 from shared.core.policy import evaluate
-from shared.core.remediation import actions_for, plan, takes_smtp_auth_away, waits_for_grace
+from shared.core.remediation import (
+    actions_for,
+    plan,
+    remediation_start,
+    takes_smtp_auth_away,
+    waits_for_grace,
+)
 from shared.notify import card
 from shared.notify.compose import compose
 from shared.notify.events import Memory, derive
@@ -139,8 +145,9 @@ def test_a_mailbox_waiting_for_its_grace_uses_none_of_the_change_limit():
     st.integers(GRACE_HOURS.low, GRACE_HOURS.high),
     st.booleans(),
     st.booleans(),
+    st.none() | st.integers(-1000 * 3600, 1000 * 3600),  # remediation began, s from now
 )
-def test_no_planned_action_is_due_before_its_grace_ends(values, offsets, grace, org, known):
+def test_no_planned_action_is_due_before_its_grace_ends(values, offsets, grace, org, known, began):
     mailboxes = [mb(f"u{i}", v) for i, v in enumerate(values)]
     policy = TenantPolicy(TENANT, DOMAIN, grace_hours=grace, max_changes_per_run=1000)
     observed = Observation(TENANT, org, len(mailboxes), tuple(mailboxes))
@@ -148,19 +155,47 @@ def test_no_planned_action_is_due_before_its_grace_ends(values, offsets, grace, 
     seen = {a.finding_key: NOW + timedelta(seconds=s) for a, s in zip(actions, offsets, strict=False)}
     first_seen = seen if known else {}
 
-    decided = plan(actions, policy, observed, Evidence(True, 30), NOW, first_seen)
+    since_start = None if began is None else NOW + timedelta(seconds=began)
+
+    decided = plan(actions, policy, observed, Evidence(True, 30), NOW, first_seen, since_start)
 
     for r in decided.results:
         if not takes_smtp_auth_away(r.action):
             assert r.due is None and r.status is ActionStatus.PLANNED
             continue
         since = min(first_seen.get(r.action.finding_key, NOW), NOW)
+        if since_start is not None:  # never before remediation began for the tenant
+            since = max(since, min(since_start, NOW))
         assert r.due == since + timedelta(hours=grace)
         if r.status is ActionStatus.PLANNED:
             assert r.due <= NOW  # never before its grace ends
         else:
             assert waits_for_grace(r) and r.due > NOW  # held only by the grace, and said until when
         assert (r.status is ActionStatus.PLANNED) == (since + timedelta(hours=grace) <= NOW)
+
+
+def test_drift_seen_in_report_mode_waits_its_grace_from_when_remediation_began():
+    # Open for ten days in report mode; the tenant is switched to remediate now: it is
+    # warned first, not fixed on the spot.
+    rogue = mb("rogue")
+    findings, _ = decide([rogue])
+    first_seen = {findings[0].key: NOW - 10 * DAY}
+    policy = TenantPolicy(TENANT, DOMAIN, mode=Mode.REMEDIATE)
+    observed = Observation(TENANT, True, 1, (rogue,))
+    actions = actions_for(evaluate(policy, observed, NOW), policy)
+    (held,) = plan(actions, policy, observed, Evidence(True, 30), NOW, first_seen, NOW).results
+    assert waits_for_grace(held) and held.due == NOW + DAY
+    assert "drift first seen 2026-11-21 09:00 UTC, remediate mode since 2026-12-01 09:00 UTC" in held.reason
+    (acted,) = plan(actions, policy, observed, Evidence(True, 30), NOW + DAY, first_seen, NOW).results
+    assert acted.status is ActionStatus.PLANNED
+
+
+def test_remediation_start_is_kept_until_the_tenant_goes_back_to_report_mode():
+    began = NOW - 3 * DAY
+    assert remediation_start(None, None, NOW) == (NOW, True)  # the first remediating run
+    assert remediation_start(began, None, NOW) == (began, False)
+    assert remediation_start(began, began - DAY, NOW) == (began, False)  # report mode before it
+    assert remediation_start(began, began + DAY, NOW) == (NOW, True)  # back to report, then again
 
 
 # -- what people are told --------------------------------------------------------------

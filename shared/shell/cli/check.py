@@ -33,8 +33,6 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         async with cli_runtime(settings) as runtime:
             tenant = await resolve_tenant(runtime.desired, args.tenant) if args.tenant else None
             cycle = await run_cycle(runtime, tenant, deliver=False, progress=progress)
-            for result in cycle.results:  # a check is a check: status shows it, overdue counts it
-                await runtime.health.checked(result, None)
             if not cycle.results and not tenant:
                 monitored = len(await runtime.desired.load())
     finally:
