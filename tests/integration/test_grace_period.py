@@ -118,7 +118,7 @@ async def test_a_first_seen_time_that_cannot_be_read_writes_nothing(sim, tenant_
     assert result.status is Status.ERROR and "FirstSeen" in (result.error or "")
 
 
-async def test_drift_open_in_report_mode_is_warned_about_before_a_switch_to_remediate_fixes_it(sim, tenant_id):
+async def test_report_mode_drift_is_warned_about_before_a_switch_to_remediate_fixes_it(sim, tenant_id):
     """Drift open for days while the tenant only reported: switching it to remediate
     must not turn SMTP AUTH off on the next run with nobody told. The grace starts when
     remediation begins; it starts anew after the tenant goes back to report mode."""
