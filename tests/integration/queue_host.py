@@ -5,7 +5,10 @@ cannot run here): take a message from the real Azurite queue, Base64-decode it a
 the call returns, make it visible again after ``visibilityTimeout`` when it raises or
 times out (``functionTimeout``), and move it to ``<queue>-poison`` once it has been
 tried ``maxDequeueCount`` times. Several workers drain one queue concurrently, as
-instances would.
+instances would, each with the same function or its own (``drain_with``: one runtime
+per instance). A worker can also die on chosen messages (``dies_on``): the invocation
+is stopped mid-way, nothing it would have done after that happens, and the host sees
+the call fail, as when the worker process is killed.
 
 Two things differ from Azure, on purpose: the timeouts are seconds, not minutes, and a
 timed-out call is cancelled (its ``finally`` blocks run, so its lease is released);
@@ -22,6 +25,7 @@ import importlib
 import json
 import sys
 from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
@@ -32,6 +36,12 @@ from azure.storage.queue.aio import QueueClient
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = json.loads((ROOT / "host.json").read_text())["extensions"]["queues"]
+
+Function = Callable[[QueueMessage], Awaitable[None]]
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running the invocation stopped (what the host observes)."""
 
 
 def load_functions() -> dict[str, Any]:
@@ -67,6 +77,8 @@ class QueueHost:
         max_dequeue: int = HOST["maxDequeueCount"],
         poison: bool = True,
         log: HostLog | None = None,
+        dies_on: Callable[[str], bool] | None = None,
+        dies_after_s: float = 0.2,
     ) -> None:
         self.queue = raw_queue(connection_string, queue)
         self.poison = raw_queue(connection_string, queue + "-poison") if poison else None
@@ -76,6 +88,8 @@ class QueueHost:
         self.visibility_s = visibility_s
         self.max_dequeue = max_dequeue
         self.log = log or HostLog()
+        self.dies_on = dies_on
+        self.dies_after_s = dies_after_s
         self._busy = 0
 
     async def __aenter__(self) -> Self:
@@ -90,14 +104,30 @@ class QueueHost:
         if self.poison is not None:
             await self.poison.close()
 
-    async def _one(self, message: Any) -> None:
+    async def _call(self, function: Function, msg: QueueMessage, text: str) -> None:
+        if self.dies_on is None or not self.dies_on(text):
+            await function(msg)
+            return
+        # Killed mid-way: the call is stopped where it is (a cancelled task's finally
+        # blocks still run; a killed process's lease would expire on its own instead).
+        call = asyncio.ensure_future(function(msg))
+        done, _ = await asyncio.wait({call}, timeout=self.dies_after_s)
+        if done:
+            call.result()
+            raise AssertionError("the invocation finished before its worker could die: make it slower")
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await call
+        raise WorkerDied(f"the worker running message {msg.id} stopped")
+
+    async def _one(self, message: Any, function: Function) -> None:
         body = base64.b64decode(message.content, validate=True)  # what the trigger decodes
         text = body.decode()
         self.log.bodies.append(text)
         msg = QueueMessage(id=message.id, body=body, dequeue_count=message.dequeue_count)
         self.log.calls[self.name] += 1
         try:
-            await asyncio.wait_for(self.function(msg), self.timeout_s)
+            await asyncio.wait_for(self._call(function, msg, text), self.timeout_s)
         except (Exception, TimeoutError) as exc:
             self.log.failures.append((text, f"{type(exc).__name__}: {exc}"))
             if message.dequeue_count >= self.max_dequeue and self.poison is not None:
@@ -109,7 +139,7 @@ class QueueHost:
             return
         await self.queue.delete_message(message)
 
-    async def _worker(self) -> None:
+    async def _worker(self, function: Function) -> None:
         idle = 0
         while True:
             # The host's own hold on a message it is running: longer than the call may take.
@@ -120,7 +150,7 @@ class QueueHost:
                 idle = 0
                 self._busy += 1
                 try:
-                    await self._one(batch[0])
+                    await self._one(batch[0], function)
                 finally:
                     self._busy -= 1
                 continue
@@ -132,7 +162,11 @@ class QueueHost:
             await asyncio.sleep(0.05)
 
     async def drain(self, workers: int = 1) -> HostLog:
-        await asyncio.gather(*(self._worker() for _ in range(workers)))
+        return await self.drain_with([self.function] * workers)
+
+    async def drain_with(self, functions: Sequence[Function]) -> HostLog:
+        """One worker per function, concurrently, until the queue stays empty."""
+        await asyncio.gather(*(self._worker(f) for f in functions))
         return self.log
 
 
