@@ -29,8 +29,9 @@ sim: deps
 test: deps lint
 	$(PY) -m pytest
 
-# Scan, cold start, Table Storage operations and a profile; writes docs/performance.md
-# (hand-written sections below its marker line are kept). About 5 minutes.
+# Scan, cold start, Table Storage operations, a profile and the 1,000-tenant scale-out;
+# writes docs/performance.md (hand-written sections below its marker line are kept).
+# About 30 minutes; `$(PY) -m bench.run --only scaleout` runs the scale-out alone.
 bench: deps
 	$(PY) -m bench.run
 

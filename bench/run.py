@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, report
+from bench import cold_start, report, scaleout
 from bench.report import MARKER, SizeResult
 from bench.seed import write_desired_state
 from bench.simproc import SimProcess, TenantShape
@@ -35,6 +35,7 @@ from sim.cas_mailbox_object import CAS_MAILBOX_PROPERTIES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "performance.md"
+BENCH_README = ROOT / "bench" / "README.md"
 
 # Latency model of Exchange Online's InvokeCommand (bench/README.md says why).
 PER_REQUEST_MS = 150.0
@@ -296,7 +297,14 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="1,000 and 10,000 mailboxes, few runs (a smoke test)"
     )
     parser.add_argument("--output", type=Path, default=None, help=f"default: {OUTPUT.relative_to(ROOT)}")
+    parser.add_argument(
+        "--only",
+        choices=["scaleout"],
+        help="run one section and rewrite only its part of the output (scaleout: about 25 minutes)",
+    )
     args = parser.parse_args(argv)
+    if args.only == "scaleout":
+        return scaleout_only(args.output or OUTPUT, quick=args.quick)
     plans, cpu_plan = PLANS, CPU_BOUND
     if args.quick:
         plans = tuple(Plan(p.mailboxes, 2, 1) for p in PLANS if p.mailboxes <= 10_000)
@@ -315,13 +323,36 @@ def main(argv: list[str] | None = None) -> int:
             sizes.append(scan(plan, azurite)[0])
         say(f"scan: {cpu_plan.mailboxes:,} mailboxes without latency, then a profile ...")
         cpu_bound, profile = scan(cpu_plan, azurite, profile=True)
+        fleet = scaleout.measure(azurite, PER_REQUEST_MS, PER_KB_MS, tenants=100 if args.quick else 1000)
     assert profile is not None
     text = render(info, sizes, cpu_bound, cold, profile, time.perf_counter() - started)
+    text = scaleout.splice(text, scaleout.render(fleet), MARKER)
+    if not args.quick:
+        scaleout.write_readme(BENCH_README, fleet)
     output.parent.mkdir(parents=True, exist_ok=True)
     existing = output.read_text() if output.exists() else None
     output.write_text(report.merge(text, existing))
     print(text.rstrip())
     print(f"\n{MARKER}\n(hand-written sections, if any, are kept in {output})")
+    return 0
+
+
+def scaleout_only(output: Path, *, quick: bool) -> int:
+    """The scale-out section alone, spliced into the existing output (the rest stays)."""
+    info = machine()
+    say(f"bench (scale-out only): {info['cpu']}, Python {info['python']}, commit {info['commit']}")
+    started = time.perf_counter()
+    with Azurite() as azurite:
+        fleet = scaleout.measure(azurite, PER_REQUEST_MS, PER_KB_MS, tenants=100 if quick else 1000)
+    section = scaleout.render(fleet, measured=info, elapsed_s=time.perf_counter() - started)
+    if quick:
+        output = ROOT / "out" / "performance-quick.md"
+    existing = output.read_text() if output.exists() else ""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(scaleout.splice(existing, section, MARKER))
+    if not quick:
+        scaleout.write_readme(BENCH_README, fleet)
+    print(section)
     return 0
 
 

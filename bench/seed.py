@@ -3,6 +3,7 @@ store (validated rows, as ``smtp-auth-guard tenant add`` / ``exception add`` wri
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import date
 
@@ -38,3 +39,18 @@ async def write_desired_state(
                     expires=date(2099, 12, 31),
                 ),
             )
+
+
+async def write_tenants(connection_string: str, prefix: str, tenants: Sequence[tuple[str, str]]) -> None:
+    """One tenant row per (tenant, domain), defaults otherwise (a fleet's), a few at a time."""
+    names = TableNames.with_prefix(prefix)
+    async with TableServiceClient.from_connection_string(connection_string) as service:
+        await ensure_tables(service, names)
+        store = DesiredStateStore(service.get_table_client(names.desired))
+        gate = asyncio.Semaphore(16)
+
+        async def one(tenant: str, domain: str) -> None:
+            async with gate:
+                await store.put_tenant(TenantPolicy(tenant, domain))
+
+        await asyncio.gather(*(one(t, d) for t, d in tenants))

@@ -53,6 +53,12 @@ class SimProcess:
         self.info = json.loads(line)
         return self
 
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("the simulator is not running")
+        return self._proc.pid
+
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:

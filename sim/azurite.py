@@ -43,6 +43,13 @@ class Azurite:
         self._proc: subprocess.Popen | None = None
 
     @property
+    def pid(self) -> int:
+        """The Azurite process (for benchmarks that account for its CPU)."""
+        if self._proc is None:
+            raise RuntimeError("Azurite is not running")
+        return self._proc.pid
+
+    @property
     def connection_string(self) -> str:
         host = "http://127.0.0.1"
         return (
