@@ -393,8 +393,8 @@ tables (a first cycle: {sum(t.enabled for t in fleet)} tenants open a finding). 
 |---|---:|---:|---:|---:|---:|---:|
 {chr(10).join(rows)}
 
-Where the cores went (CPU seconds over the tenants: the product's processes, the host's part
-played in the workers included; Azurite; the simulator. "Cores busy" is all three over the wall
+Where the cores went (CPU seconds over the tenants: the product's processes after their imports,
+the host's part played in the workers included; Azurite; the simulator. "Cores busy" is all three over the wall
 time; the load average is the machine's, other work included, as each variant ended):
 
 | variant | timer and workers CPU per tenant | Azurite CPU per tenant | simulator CPU per tenant | cores busy | load average (1 min) |
@@ -405,8 +405,8 @@ Table Storage requests per tenant count every request of the run (timer and work
 {n:,} tenants; on the queue path the timer's fan-out is {timer_share:.2f} of them (a query of the
 tenant rows and one of the health rows, the timer's row, the enqueue marks 100 tenants to a
 transaction), the rest is each invocation's own (desired state, health, check lease, run history,
-findings, outbox). The sequential loop reads the desired state once for all tenants and keeps no
-health rows or leases.
+findings, outbox). The sequential loop reads the desired state once for all tenants and takes no
+check lease.
 
 **Per-tenant overhead of a small tenant** ({len(probes)} tenants of {SMALL_PROBE} mailboxes): one invocation took
 {probe_s:.3f} s (median) at 1 worker, {probe_top:.3f} s at {max(WORKERS)}; its two Exchange requests alone,
