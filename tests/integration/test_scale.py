@@ -19,7 +19,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 import pytest
 from azure.functions.queue import QueueMessage
@@ -37,6 +37,9 @@ from .queue_host import HOST, Function, HostLog, QueueHost, raw_queue
 from .test_fanout import malform
 
 pytestmark = [pytest.mark.usefixtures("app_env"), pytest.mark.slow]
+
+# Every runtime reaches the customer tenants through the multi-tenant app (conftest).
+OPTIONS: dict[str, object] = {}
 
 TENANTS = 200
 DRIFTING = 10  # healthy, but the org switch is on: told once, then reminded
@@ -72,7 +75,11 @@ def poison_function(runtime: Runtime) -> Function:
 @asynccontextmanager
 async def instances(clock: Clock, count: int) -> AsyncIterator[list[Runtime]]:
     async with AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(services(clock)) for _ in range(count)]
+        yield [await stack.enter_async_context(runtime(clock)) for _ in range(count)]
+
+
+def runtime(clock: Clock) -> AbstractAsyncContextManager[Runtime]:
+    return services(clock, tenant_credential_options=OPTIONS)
 
 
 async def deliver_again(connection: str, queue: str, messages: list[CheckMessage]) -> None:
@@ -86,7 +93,7 @@ async def run_cycle_through_queues(
     app_env: dict[str, str], clock: Clock, dies: str, twice: list[str]
 ) -> HostLog:
     connection, queue = app_env["AzureWebJobsStorage"], app_env["SMTPAUTH_CHECK_QUEUE"]
-    async with services(clock) as timer:
+    async with runtime(clock) as timer:
         planned = await fan_out(timer)
     await deliver_again(connection, queue, [CheckMessage(t, clock.now) for t in twice])
     log = HostLog()
@@ -105,8 +112,13 @@ async def run_cycle_through_queues(
     return log
 
 
-def exchange_requests(sim) -> Counter[str]:
-    return Counter(r.tenant for r in sim.requests if "/adminapi/" in r.path and r.tenant)
+def exchange_requests(sim) -> dict[str, Counter[str]]:
+    """Per tenant: how many times each cmdlet was sent."""
+    out: dict[str, Counter[str]] = {}
+    for r in sim.requests:
+        if "/adminapi/" in r.path and r.tenant:
+            out.setdefault(r.tenant, Counter())[r.cmdlet or "?"] += 1
+    return out
 
 
 def told(sim, domains: dict[str, str]) -> Counter[str]:
@@ -129,7 +141,9 @@ async def queues_empty(app_env: dict[str, str]) -> bool:
     return True
 
 
-async def test_200_tenants_each_checked_once_per_cycle_faults_told_once_nothing_lost(sim, app_env):
+async def test_200_tenants_each_checked_once_per_cycle_faults_told_once_nothing_lost(
+    sim, app_env, customer_app, monkeypatch
+):
     clock = start_clock()
     domains: dict[str, str] = {}
     for n in range(TENANTS):
@@ -141,10 +155,12 @@ async def test_200_tenants_each_checked_once_per_cycle_faults_told_once_nothing_
     forbidden, throttled, malformed, dies = ids[-4:]
     faulty = (forbidden, throttled, malformed, dies)
     healthy = [t for t in ids if t not in faulty]
-    sim.tenant(forbidden).forbidden = "The identity has no Exchange role"
+    monkeypatch.setattr(f"{__name__}.OPTIONS", customer_app.options)
+    customer_app.consent(*(t for t in ids if t != forbidden))
+    customer_app.consent(forbidden, directory_role=None)  # consented, no Exchange role: 403
     sim.faults.throttle(times=None, retry_after=0.05, tenant=throttled)  # past every retry
     sim.faults.slow(60, tenant=dies)  # its worker dies while waiting on this
-    async with services(clock) as svc:
+    async with runtime(clock) as svc:
         for tenant, domain in domains.items():
             await svc.desired.put_tenant(notified_policy(tenant, domain))
         await malform(svc, malformed)
@@ -164,11 +180,15 @@ async def test_200_tenants_each_checked_once_per_cycle_faults_told_once_nothing_
         assert [CheckMessage.from_text(b).tenant for b in log.poisoned] == [dies]
         assert log.calls["check_given_up"] == 1
 
-        # Exchange saw each healthy tenant exactly once: its org setting and one page.
+        # Exchange saw each healthy tenant checked exactly once: the same reads for every
+        # one of them (org setting, one page, ...), none sent twice.
         requests = exchange_requests(sim)
-        assert {t: requests[t] for t in healthy if requests[t] != 2} == {}, cycle
-        assert requests[malformed] == 0  # refused before Exchange
-        async with services(clock) as svc:
+        reads = set(requests[healthy[-1]])
+        assert {"Get-TransportConfig", "Get-CASMailbox"} <= reads
+        once = Counter(dict.fromkeys(reads, 1))
+        assert {t: requests.get(t) for t in healthy if requests.get(t) != once} == {}, cycle
+        assert malformed not in requests  # refused before Exchange
+        async with runtime(clock) as svc:
             runs = {t: await svc.history.runs(t) for t in ids}
             health = await svc.health.tenants()
             # One query for the whole outbox: every copy ever queued, by state.
