@@ -32,6 +32,9 @@ LARGE = (100_000, 100_000, 100_000, 80_000, 60_000, 50_000, 40_000, 30_000, 25_0
 MEDIUM = (100, 500, 8_000)  # tenants, from, to (log-uniform)
 PROBES = 20  # tenants of exactly SMALL_PROBE mailboxes
 SMALL = (10, 500)  # every other tenant (log-uniform)
+# The deployment's identity and its multi-tenant app (fixed: the fleet is deterministic).
+UAMI_CLIENT_ID = "7d1e5c3a-9b2f-4e6d-8a0c-1f3b5d7e9a2c"
+APP_ID = "2b8f6d4e-0a1c-4e3b-9d5f-7c9e1a3b5d8f"
 DRIFT_EVERY = 20  # one tenant in 20 has a mailbox with SMTP AUTH on and no exception
 
 
@@ -85,6 +88,9 @@ class FleetSimProcess(SimProcess):
 
 
 def serve(spec: dict[str, Any]) -> None:
+    """The fleet, reached as a deployment reaches customer tenants: the managed identity
+    lives in the first tenant (the MSP's home), every other tenant consented to the
+    multi-tenant app that trusts it (docs/tenants.md), Entra played over HTTPS."""
     server = SimServer()
     for t in spec["tenants"]:
         tenant = server.add_tenant(t["id"], t["domain"])
@@ -94,6 +100,11 @@ def serve(spec: dict[str, Any]) -> None:
         overrides.update({n: True for n in disabled})
         tenant.seed(t["mailboxes"], overrides=overrides)
     server.faults.latency(*spec["latency"])
+    home = spec["tenants"][0]["id"]
+    server.identity_tenant = home
+    server.register_app(APP_ID, home_tenant=home, trusts_client_id=UAMI_CLIENT_ID)
+    for t in spec["tenants"][1:]:
+        server.consent(t["id"], APP_ID)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -105,6 +116,17 @@ def serve(spec: dict[str, Any]) -> None:
             "identity_header": server.identity_header,  # a throwaway secret of a loopback server
             "exchange_url": server.exchange_url,
             "tenants": len(spec["tenants"]),
+            "home_tenant": home,
+            "app_id": APP_ID,
+            "client_id": UAMI_CLIENT_ID,
+            "entra_url": server.entra_url,
+            "ca_bundle": server.ca_bundle,
+            # Throwaway tokens of a loopback simulator, for the bare probe of bench/scaleout.py.
+            "probe_tokens": {
+                t["id"]: server.issue_token(tenant=t["id"])
+                for t in spec["tenants"]
+                if t["mailboxes"] == SMALL_PROBE
+            },
             "mailboxes": sum(t["mailboxes"] for t in spec["tenants"]),
         }
         print(json.dumps(info), flush=True)

@@ -43,7 +43,7 @@ _TENANT = re.compile(r"/adminapi/beta/([^/]+)/InvokeCommand")
 
 @dataclass
 class Counts:
-    exchange: Counter[str] = field(default_factory=Counter)  # tenant -> requests
+    exchange: Counter[str] = field(default_factory=Counter)  # "tenant cmdlet" -> requests
     tables: int = 0
     tokens: int = 0
     queue: int = 0
@@ -58,7 +58,7 @@ def install(config: dict[str, Any]) -> Counts:
     async def send(self: AioHttpTransport, request: Any, **kwargs: Any) -> Any:
         parts = urlsplit(request.url)
         if (match := _TENANT.search(parts.path)) is not None:
-            counts.exchange[match.group(1).lower()] += 1
+            counts.exchange[f"{match.group(1).lower()} {request.headers.get('X-CmdletName', '?')}"] += 1
         elif parts.port == table_port:
             counts.tables += 1
         elif parts.port == queue_port:
