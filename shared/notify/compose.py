@@ -33,7 +33,10 @@ def finding_line(finding: Finding, since: datetime | None = None, *, resolved: b
     if resolved:
         detail = f"{rule.label}: resolved"
     else:
-        detail = f"{rule.label} ({rule.severity}): SMTP AUTH {smtp(finding.actual)}, policy: {smtp(finding.desired)}"
+        # Hygiene findings sit on an approved exception: the policy is the approval,
+        # not a value the mailbox should have (their desired is None, not "follows the org").
+        policy = smtp(finding.desired) if rule.compliance_failure else "approved exception"
+        detail = f"{rule.label} ({rule.severity}): SMTP AUTH {smtp(finding.actual)}, policy: {policy}"
         if since is not None:
             detail += f", since {when(since)}"
     return Line(clean(target or finding.target), clean(detail, MAX_NOTE))

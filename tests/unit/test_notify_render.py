@@ -259,3 +259,13 @@ def test_digest_of_a_quiet_or_failing_tenant(status):
     assert message.summary == expected[status]
     assert len(card.payload(message)) < card.LIMIT_BYTES
     assert date(2026, 11, 28).isoformat() in message.footer
+
+
+def test_a_hygiene_finding_names_its_approval_as_the_policy_not_the_org():
+    from shared.core.model import Finding, FindingKind
+    from shared.notify.compose import finding_line
+
+    at_risk = Finding(FindingKind.EXCEPTION_USES_BASIC_AUTH, "scanner@contoso.com", False, None, "…")
+    assert "SMTP AUTH ON, policy: approved exception" in finding_line(at_risk).detail
+    drift = Finding(FindingKind.MAILBOX_ENABLED_WITHOUT_EXCEPTION, "rogue@contoso.com", False, None, "…")
+    assert "SMTP AUTH ON, policy: follows the org" in finding_line(drift).detail
