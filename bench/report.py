@@ -101,14 +101,26 @@ def ratio_table(sizes: Sequence[SizeResult]) -> str:
 
 
 def requests_ok(sizes: Sequence[SizeResult]) -> tuple[bool, str]:
-    """Every product run sent exactly pages + 1 Exchange requests (no retries either)."""
+    """Every product run sent exactly one Get-CASMailbox per page and each other read
+    once (the org setting, the authentication policy: pages + 2, or + 3 when the tenant
+    has a default authentication policy); no retries either."""
     seen = []
     ok = True
     for s in sizes:
         counts = sorted({r["requests"] for r in s.runs["product"]})
-        ok &= counts == [s.pages + 1] and all(r["requests"] == s.pages for r in s.runs["bare"])
+        for r in s.runs["product"]:
+            cmdlets = dict(r.get("cmdlets") or {})
+            pages = cmdlets.pop("Get-CASMailbox", 0)
+            ok &= pages == s.pages and bool(cmdlets) and set(cmdlets.values()) == {1}
+            ok &= r["requests"] == s.pages + len(cmdlets)
+        ok &= all(r["requests"] == s.pages for r in s.runs["bare"])
+        others = sorted(
+            {n for r in s.runs["product"] for n in (r.get("cmdlets") or {}) if n != "Get-CASMailbox"}
+        )
         where = "" if s.latency else " (no latency)"
-        seen.append(f"{s.mailboxes:,}{where}: {'/'.join(map(str, counts))} = {s.pages} + 1")
+        seen.append(
+            f"{s.mailboxes:,}{where}: {'/'.join(map(str, counts))} = {s.pages} + {len(others)} ({', '.join(others)})"
+        )
     return ok, "; ".join(seen)
 
 
@@ -132,7 +144,8 @@ def targets_table(
             f"| peak RSS of a {big.mailboxes:,}-mailbox check ≤ {RSS_TARGET_MB} MB "
             + f"| {rss:.0f} MB (largest of its runs, with and without latency) "
             + f"| {_met(rss <= RSS_TARGET_MB)} |",
-            f"| Exchange requests = pages + 1 (org setting), every run | {req_text} | {_met(req_ok)} |",
+            "| Exchange requests = pages + each other read once (org setting, authentication policy), "
+            + f"every run | {req_text} | {_met(req_ok)} |",
             f"| import of function_app ≤ azure.functions alone + {COLD_START_TARGET_S} s "
             + f"| +{extra:.3f} s ({app.median_s:.3f} s vs {base.median_s:.3f} s) "
             + f"| {_met(extra <= COLD_START_TARGET_S)} |",
