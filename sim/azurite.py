@@ -36,11 +36,15 @@ def _wait_for(port: int, proc: subprocess.Popen, timeout: float) -> None:
 
 
 class Azurite:
-    """``with Azurite() as az: az.connection_string``"""
+    """``with Azurite() as az: az.connection_string``
 
-    def __init__(self) -> None:
+    ``location``: keep the data in that folder instead of in memory, so a stop() and
+    start() again (same ports) is an outage that loses nothing, as Azure Storage's are."""
+
+    def __init__(self, location: Path | None = None) -> None:
         self.blob_port, self.queue_port, self.table_port = free_port(), free_port(), free_port()
         self._proc: subprocess.Popen | None = None
+        self._location = location
 
     @property
     def pid(self) -> int:
@@ -69,7 +73,7 @@ class Azurite:
         self._proc = subprocess.Popen(  # noqa: S603 (our own dev dependency, fixed arguments)
             [
                 str(binary),
-                "--inMemoryPersistence",
+                *(["--location", str(self._location)] if self._location else ["--inMemoryPersistence"]),
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
                 "--silent",

@@ -33,7 +33,7 @@ from sim.errors import (
     exchange_error_response,
     json_response,
 )
-from sim.faults import CONCURRENT_LIMIT_MESSAGE, FaultHit
+from sim.faults import BROKEN_KINDS, CONCURRENT_LIMIT_MESSAGE, FaultHit
 from sim.odata import context_url, decode_skiptoken, next_link, page_size, parse_select, query_value
 from sim.records import RequestRecord
 from sim.state import RECORD_KEY, STATE_KEY, SimState
@@ -158,7 +158,7 @@ async def invoke_command_get(request: web.Request) -> web.Response:
 
 async def _invoke(
     request: web.Request, state: SimState, tenant: SimTenant | None, in_flight: int
-) -> web.Response:
+) -> web.StreamResponse:
     record = request[RECORD_KEY]
     parsed, body_error = await _parse_body(request, record)
 
@@ -232,9 +232,31 @@ async def _invoke(
     elif output.warnings:
         body["@adminapi.warnings"] = output.warnings
     add_extras(body, hit)
+    if hit is not None and hit.kind == "repeat_next_link":
+        body[state.next_link_key] = str(request.url)  # the page just fetched, again
     response = json_response(body)
     if request.headers.get("Prefer"):
         response.headers["Preference-Applied"] = f"odata.maxpagesize={size}"
+    if hit is not None and hit.kind in BROKEN_KINDS - {"repeat_next_link"}:
+        return await broken(request, response, hit.kind)
+    return response
+
+
+async def broken(request: web.Request, whole: web.Response, how: str) -> web.StreamResponse:
+    """``whole`` as a broken 200: cut, replaced by an HTML page, or dropped mid-body."""
+    data = whole.body if isinstance(whole.body, bytes) else b""
+    if how == "truncated":
+        return web.Response(body=data[: len(data) // 2], status=200, content_type="application/json")
+    if how == "not_json":
+        page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return web.Response(body=page, status=200, content_type="text/html")
+    # reset: the headers promise the whole body; half arrives, then the connection drops.
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    response.content_length = len(data)
+    await response.prepare(request)
+    await response.write(data[: len(data) // 2])
+    if request.transport is not None:
+        request.transport.abort()
     return response
 
 

@@ -65,8 +65,9 @@ class FaultHit:
 
     @property
     def extra(self) -> bool:
-        """A success with something added (``@adminapi.errors`` / warnings), not a failure."""
-        return self.kind in EXTRA_KINDS
+        """A success with something added (``@adminapi.errors`` / warnings) or a broken
+        200 (BROKEN_KINDS): the handler builds its answer, then alters it."""
+        return self.kind in EXTRA_KINDS or self.kind in BROKEN_KINDS
 
     @property
     def headers(self) -> dict[str, str]:
@@ -75,6 +76,8 @@ class FaultHit:
 
 
 EXTRA_KINDS = frozenset({"partial_errors", "warnings_only"})
+# Answered 200 but not whole: what a dropped connection, a proxy or a paging bug gives.
+BROKEN_KINDS = frozenset({"truncated", "not_json", "reset", "repeat_next_link"})
 
 
 def format_retry_after(seconds: float) -> str:
@@ -271,6 +274,29 @@ class Faults:
             only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
         )  # fmt: skip
 
+    def broken_answer(
+        self,
+        how: str,
+        times: int | None = 1,
+        *,
+        only_paged: bool = False,
+        cmdlet: str | None = None,
+        after: int = 0,
+        service: str = "exchange",
+        tenant: str | None = None,
+    ) -> FaultRule:
+        """A 200 that is not a whole answer, ``how`` one of BROKEN_KINDS: ``truncated``
+        (the JSON cut in half, Content-Length matching the cut), ``not_json`` (an HTML
+        error page, as a proxy or load balancer answers), ``reset`` (the connection
+        dropped after the headers and half the body), ``repeat_next_link`` (the page's
+        ``@odata.nextLink`` is the URL just fetched: a paging loop)."""
+        if how not in BROKEN_KINDS:
+            raise ValueError(f"how must be one of {sorted(BROKEN_KINDS)}")
+        return self._arm(
+            how, times, status=200,
+            only_paged=only_paged, cmdlet=cmdlet, service=service, after=after, tenant=tenant,
+        )  # fmt: skip
+
     def slow(
         self,
         delay_s: float,
@@ -375,7 +401,7 @@ def _hit_for(rule: FaultRule) -> FaultHit:
         return FaultHit(
             rule.kind, rule.status, rule.retry_after, rule.message or code, code, rule.exception_type
         )
-    if rule.kind in EXTRA_KINDS:
+    if rule.kind in EXTRA_KINDS or rule.kind in BROKEN_KINDS:
         return FaultHit(rule.kind, 200, None, rule.message or "", "OK", rule.exception_type)
     if rule.kind == "concurrent_limit":
         return FaultHit(rule.kind, rule.status, None, CONCURRENT_LIMIT_MESSAGE, "TooManyRequests")
