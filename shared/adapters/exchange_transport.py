@@ -31,7 +31,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from azure.core import AsyncPipelineClient
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import AzureError, ClientAuthenticationError
+from azure.core.exceptions import AzureError, ClientAuthenticationError, IncompleteReadError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
     AsyncBearerTokenCredentialPolicy,
@@ -358,10 +358,25 @@ class ExchangeTransport:
         }
         url: str | None = self.invoke_url(select)
         page_number = 0
+        fetched: set[str] = set()
         while url:
+            if url in fetched:
+                # A link to a page already read: following it would loop, and stopping
+                # would leave the read incomplete. Either way it is not the whole list.
+                raise ExchangeProtocolError(
+                    f"{cmdlet} for tenant {self.tenant_id}, page {page_number + 1}: the next page "
+                    "link repeats one already followed (a paging loop); the read is incomplete"
+                )
+            fetched.add(url)
             page_number += 1
             request = HttpRequest("POST", url, headers=headers, content=content)
-            response = await self._send(request, cmdlet, **kwargs)
+            try:
+                response = await self._send(request, cmdlet, **kwargs)
+            except IncompleteReadError as exc:  # every retry's answer was cut off too
+                raise ExchangeProtocolError(
+                    f"{cmdlet} for tenant {self.tenant_id}, page {page_number}: the answer was cut off "
+                    f"(the connection dropped before all of it arrived: {exc.message})"
+                ) from exc
             if response.status_code >= 300:
                 raise_for(response, cmdlet, self.tenant_id)
             page = self._parse(response, cmdlet, page_number)
