@@ -31,8 +31,10 @@ from shared.core.model import (
     TenantPolicy,
 )
 from shared.core.policy import ExceptionIndex, evaluate, needs_usage_evidence, status_of
+from shared.notify.text import MAX_NOTE, one_line
 from shared.shell.ports import ExchangeReader, Services, TenantReaders
 from shared.shell.unreachable import EXCHANGE, describe, is_connection_error
+from shared.store.tables import forget_tables, is_missing_table
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +181,7 @@ async def _remediate(
     try:
         return await services.remediator.run(policy, observed, findings, now, dry_run=dry_run)
     except Exception as exc:  # an unexpected answer must not cost the check its record
-        log.exception("tenant %s: remediation stopped", policy.tenant_id)
+        log.exception("tenant %s: remediation stopped", _shown(policy.tenant_id))
         why = _describe(exc) if isinstance(exc, AzureError) else f"{type(exc).__name__}: {exc}"
         return RemediationOutcome(policy.mode, stopped=why)
 
@@ -216,18 +218,26 @@ def _describe(exc: AzureError, service: str | None = None) -> str:
     return text
 
 
+def _shown(tenant: str) -> str:
+    # A tenant id is a row's PartitionKey: whoever wrote the row chose it. One line, no
+    # control or bidi characters, clipped: a log line must not forge another.
+    return one_line(tenant, 120)
+
+
 def _log(result: CheckResult) -> None:
     if result.status is Status.ERROR:
-        log.error("tenant %s could not be checked: %s", result.tenant_id, result.error)
+        log.error(
+            "tenant %s could not be checked: %s", _shown(result.tenant_id), one_line(result.error, MAX_NOTE)
+        )
     elif result.status is Status.DRIFT:
         log.warning(
             "tenant %s: drift, %d finding(s) in %d mailboxes",
-            result.tenant_id,
+            _shown(result.tenant_id),
             len(result.findings),
             result.mailboxes_scanned,
         )
     else:
-        log.info("tenant %s: compliant (%d mailboxes)", result.tenant_id, result.mailboxes_scanned)
+        log.info("tenant %s: compliant (%d mailboxes)", _shown(result.tenant_id), result.mailboxes_scanned)
 
 
 async def check_tenants(
@@ -253,21 +263,23 @@ async def check_tenants(
             try:
                 result = await check_tenant(load, services, progress)
             except Exception as exc:  # e.g. history storage down: report, go on
-                log.exception("tenant %s: check failed", load.tenant_id)
+                log.exception("tenant %s: check failed", _shown(load.tenant_id))
+                why = f"{type(exc).__name__}: {exc}"
+                if is_missing_table(exc):
+                    forget_tables()
+                    why = (
+                        f"a table of the app was deleted while it runs; it is created again next run ({why})"
+                    )
                 # The result keeps the policy, so the failure can still be told to its people.
                 failed = _error_result(
-                    load.tenant_id,
-                    services.clock(),
-                    f"{type(exc).__name__}: {exc}",
-                    load.policy,
-                    load.recipients,
+                    load.tenant_id, services.clock(), one_line(why, MAX_NOTE), load.policy, load.recipients
                 )
                 result = replace(failed, previous_status=await _record_failure(services, failed))
             if after_each is not None:
                 try:
                     await after_each(result)
                 except Exception:
-                    log.exception("tenant %s: follow-up after the check failed", load.tenant_id)
+                    log.exception("tenant %s: follow-up after the check failed", _shown(load.tenant_id))
             return result
 
     return list(await asyncio.gather(*(one(load) for load in loads)))
@@ -280,6 +292,6 @@ async def _record_failure(services: Services, failed: CheckResult) -> Status | N
     try:
         previous = (await services.history.record(failed)).previous_status
     except Exception:
-        log.exception("tenant %s: could not record the failed run either", failed.tenant_id)
+        log.exception("tenant %s: could not record the failed run either", _shown(failed.tenant_id))
         return Status.ERROR
     return previous

@@ -54,6 +54,7 @@ from shared.store.desired import DesiredStateStore
 from shared.store.health import HealthStore
 from shared.store.lock import TenantLock
 from shared.store.runs import HistoryReader
+from shared.store.tables import forget_tables, is_missing_table
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ class Remediator:
                 await self.audit.append(tenant, run_id, self.clock(), planned, "remediation", summary)
             except AzureError as exc:
                 log.error("tenant %s: audit trail unavailable, nothing written: %s", tenant, exc)
+                if is_missing_table(exc):
+                    forget_tables()  # deleted under the running app: created again next run
                 blocked = tuple(
                     ActionResult(
                         r.action, ActionStatus.HELD, f"audit trail unavailable, nothing written ({exc})"

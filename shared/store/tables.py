@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.data.tables.aio import TableServiceClient
 
 
@@ -75,3 +75,15 @@ async def ensure_tables(service: TableServiceClient, names: TableNames) -> None:
         with contextlib.suppress(ResourceExistsError):
             await service.create_table(name)
         _ENSURED.add(key)
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """Table Storage said a table of the app does not exist (someone deleted it)."""
+    # A batch (TableTransactionError) says it in its error code too, with another class.
+    return isinstance(exc, HttpResponseError) and getattr(exc, "error_code", None) == "TableNotFound"
+
+
+def forget_tables() -> None:
+    """A table was deleted under the running app: the next runtime creates the tables
+    again instead of failing on it until the worker restarts."""
+    _ENSURED.clear()
