@@ -63,7 +63,8 @@ async def drifted(
     # Page 2's rogue is fixed by hand: a read that stopped after page 1 would "resolve" it.
     tenant.apply_setting(tenant.mailbox_at(1200).guid, None)
     async with services() as svc:
-        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE))
+        # No grace period: the fix (if any) is on the very next run.
+        await svc.desired.put_tenant(notified_policy(tenant_id, domain, mode=Mode.REMEDIATE, grace_hours=0))
     sim.reset_records()
     return here
 

@@ -84,6 +84,7 @@ def tenant_row(tenant: str, domain: str) -> dict[str, Any]:
         "RowKey": "tenant",
         "InitialDomain": domain,
         "Mode": "remediate",
+        "GraceHours": 0,  # remediation at once, on the run under test
         "NotifyTeamsWebhookSetting": TEAMS_SETTING,
     }
 
