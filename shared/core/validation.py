@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import date, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from shared.core.limits import QUEUE_NAME_MAX, TEXT_MAX, TOKEN_EXCHANGE_AUDIENCES, Bounds
 
@@ -101,6 +101,15 @@ def check_webhook_setting(value: str) -> str:
     return text
 
 
+def _split_url(text: str, refused: ValidationError) -> tuple[SplitResult, str | None]:
+    """The URL's parts and host, or ``refused`` for text urlsplit cannot read."""
+    try:
+        parts = urlsplit(text)
+        return parts, parts.hostname
+    except ValueError:  # e.g. an unclosed [ in an IPv6 host
+        raise refused from None
+
+
 def check_endpoint_url(value: str) -> str:
     """An https URL, or plain http for a loopback host (the simulator, Azurite), with
     no credentials, query or fragment; without its trailing slash."""
@@ -108,11 +117,7 @@ def check_endpoint_url(value: str) -> str:
     refused = ValidationError(
         f"must be an https:// URL (plain http:// only for loopback hosts), got {value!r}"
     )
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:  # e.g. an unclosed [ in an IPv6 host
-        raise refused from None
+    parts, host = _split_url(text, refused)
     if not host or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))):
         raise refused
     if parts.username or parts.password or parts.query or parts.fragment:
@@ -225,11 +230,7 @@ def check_authority_host(value: str) -> str:
     refused = ValidationError(
         f"must be an https:// host such as https://login.microsoftonline.com, got {value!r}"
     )
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-    except ValueError:
-        raise refused from None
+    parts, host = _split_url(text, refused)
     if not host or parts.scheme != "https":
         raise refused
     if parts.username or parts.password or parts.query or parts.fragment or parts.path.strip("/"):
