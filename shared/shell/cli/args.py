@@ -119,6 +119,13 @@ def _reason(value: str) -> str:
 
 
 tenant_arg = arg(check_tenant_id)
+
+
+def tenant_option(parser: argparse.ArgumentParser) -> None:
+    """The required ``--tenant`` every per-tenant command takes, said one way."""
+    parser.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+
+
 tenant_guid_arg = arg(_tenant_guid)
 address_arg = arg(check_address)
 addresses_arg = arg(_addresses)

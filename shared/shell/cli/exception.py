@@ -21,7 +21,7 @@ from shared.shell.cli.args import (
     needs_rows,
     reason_arg,
     refused,
-    tenant_arg,
+    tenant_option,
     text_arg,
     whole_number,
 )
@@ -64,24 +64,24 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     exc.set_defaults(run=run)
     actions = exc.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="approve SMTP AUTH for one mailbox until a date")
-    add.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(add)
     add.add_argument("--mailbox", type=address_arg, required=True, help="the mailbox's address")
     add.add_argument("--reason", type=reason_arg, required=True, help="why it needs SMTP AUTH (device, app)")
     add.add_argument("--approver", type=address_arg, required=True, help="who approved it")
     add.add_argument("--ticket", type=text_arg, help="change or ticket reference")
     add.add_argument("--expires", type=date_arg, required=True, help="last day it holds, YYYY-MM-DD (UTC)")
     listing = actions.add_parser("list", help="list a tenant's exceptions")
-    listing.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(listing)
     listing.set_defaults(needs=needs_rows)
     remove = actions.add_parser("remove", help="remove a mailbox's exception")
-    remove.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(remove)
     remove.add_argument("--mailbox", required=True, help="address or GUID")
     remove.set_defaults(needs=needs_rows)
     hint = actions.add_parser(
         "suggest",
         help="print exception add commands for mailboxes with SMTP AUTH on and recent use (approves nothing)",
     )
-    hint.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(hint)
     hint.add_argument(
         "--days",
         type=whole_number(EVIDENCE_DAYS),

@@ -24,7 +24,7 @@ from shared.core.grant_delay import http_status
 from shared.core.grants import Outcome, Reach, Seen, Verdict, exit_code, onboarding_steps, verdicts
 from shared.core.model import EvidencePolicy, Mode, TenantPolicy
 from shared.core.validation import check_app_id
-from shared.shell.cli.args import ROWS, UsageError, arg, tenant_arg, tenant_guid_arg
+from shared.shell.cli.args import ROWS, UsageError, arg, tenant_guid_arg, tenant_option
 from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.cli.terminal import say
@@ -66,7 +66,7 @@ def register(
     policy_options(onboard, creating=True)
     onboard.set_defaults(needs=ONBOARD.__contains__, run=lambda s, a: _onboard(s, a, add))
     verify = actions.add_parser("verify", help="check a tenant's consent, Exchange role and sign-in evidence")
-    verify.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(verify)
     verify.set_defaults(run=_verify)
 
 

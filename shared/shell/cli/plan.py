@@ -7,7 +7,7 @@ import json
 
 from shared.core.commands import tenant_add
 from shared.shell import report
-from shared.shell.cli.args import UsageError, tenant_arg
+from shared.shell.cli.args import UsageError, tenant_option
 from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.engine import plan_tenant
@@ -16,7 +16,7 @@ from shared.shell.settings import Settings
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = commands.add_parser("plan", help="show what remediation would do now, and why; changes nothing")
-    plan.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(plan)
     plan.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
     plan.set_defaults(run=run)
 

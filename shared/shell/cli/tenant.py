@@ -29,8 +29,8 @@ from shared.shell.cli.args import (
     domain_arg,
     needs_rows,
     refused,
-    tenant_arg,
     tenant_guid_arg,
+    tenant_option,
     webhook_setting_arg,
     whole_number,
 )
@@ -179,15 +179,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add.set_defaults(needs=needs_rows)
     _policy_options(add, creating=True)
     change = actions.add_parser("set", help="change the options given, and nothing else")
-    change.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(change)
     change.set_defaults(needs=needs_rows)
     _policy_options(change, creating=False)
     show = actions.add_parser("show", help="every setting of a tenant")
-    show.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(show)
     show.set_defaults(needs=needs_rows)
     actions.add_parser("list", help="list monitored tenants").set_defaults(needs=needs_rows)
     remove = actions.add_parser("remove", help="stop monitoring a tenant (deletes its exceptions too)")
-    remove.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(remove)
     remove.set_defaults(needs=needs_rows)
     remove.add_argument("--yes", action="store_true", help="also when it has exceptions (they are deleted)")
     onboard.register(actions, _policy_options, _add)

@@ -7,7 +7,7 @@ import json
 
 from shared.core.limits import AUDIT_LIMIT, HISTORY_LIMIT
 from shared.shell import report
-from shared.shell.cli.args import EXIT_OK, needs_rows, tenant_arg, whole_number
+from shared.shell.cli.args import EXIT_OK, needs_rows, tenant_option, whole_number
 from shared.shell.cli.resolve import resolve_tenant
 from shared.shell.cli.session import cli_runtime
 from shared.shell.settings import Settings
@@ -15,7 +15,7 @@ from shared.shell.settings import Settings
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="the remediation audit trail of a tenant")
-    audit.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(audit)
     audit.add_argument(
         "--limit",
         type=whole_number(AUDIT_LIMIT),
@@ -27,7 +27,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     audit.set_defaults(run=run_audit, needs=needs_rows)
 
     hist = commands.add_parser("history", help="recent runs and finding changes of a tenant")
-    hist.add_argument("--tenant", type=tenant_arg, required=True, help="GUID or initial domain")
+    tenant_option(hist)
     hist.add_argument(
         "--limit",
         type=whole_number(HISTORY_LIMIT),
