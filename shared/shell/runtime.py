@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError
-from azure.data.tables.aio import TableServiceClient
+from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.storage.queue.aio import QueueClient
 
 from shared.adapters.check_queue import POISON_SUFFIX, queue_client
@@ -60,6 +60,30 @@ class Runtime:
     poison_queue: QueueClient
 
 
+@dataclass
+class Edges:
+    """The clients a run talks through, and the stack that closes them (in reverse)."""
+
+    credential: AsyncTokenCredential
+    clients: TenantClients
+    tables: TableServiceClient
+    check_queue: QueueClient
+    poison_queue: QueueClient
+    teams: TeamsSender
+    mail: MailSender
+    stack: AsyncExitStack
+    _table_clients: dict[str, TableClient] = field(default_factory=dict)
+
+    def table(self, name: str) -> TableClient:
+        """One client per table, kept with the rest (each costs a pipeline to build)."""
+        if (client := self._table_clients.get(name)) is None:
+            client = self._table_clients[name] = self.tables.get_table_client(name)
+        return client
+
+    async def close(self) -> None:
+        await self.stack.aclose()
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings,
@@ -75,43 +99,34 @@ async def open_runtime(
 
     Without ``credential`` the runtime uses (and closes) the managed identity; a
     credential passed in (the CLI's workstation credential) stays the caller's. With
-    ``keep_warm`` (the Functions triggers) the managed identity and the tenants' clients
-    are the process's, kept for the next invocation (shared.shell.warm).
+    ``keep_warm`` (the Functions triggers) the managed identity and every client are
+    the process's, kept for the next invocation (shared.shell.warm).
     ``tenant_credential_options`` go to each customer tenant's credential (tests pass
     ``connection_verify=`` the simulator's CA bundle there)."""
     async with AsyncExitStack() as stack:
-        clients: TenantClients | None = None
         if credential is None and keep_warm:
-            credential, clients = await warm(_warm_key(settings), lambda: _warm_clients(settings))
-        elif credential is None:
-            credential = await stack.enter_async_context(managed_identity(settings.client_id))
+            edges = await warm(_warm_key(settings), lambda: _warm_edges(settings))
+        else:
+            if credential is None:
+                credential = await stack.enter_async_context(managed_identity(settings.client_id))
+            edges = await open_edges(stack, settings, credential, tenant_credential_options or {})
         names = TableNames.with_prefix(settings.table_prefix)
-        tables = await stack.enter_async_context(service_client(settings.storage, credential))
+        tables = edges.tables
         try:
             await ensure_tables(tables, names)  # once per process (remembered in shared.store.tables)
         except AzureError as exc:
             if is_connection_error(exc):  # the first call to storage: say which and where
                 raise ServiceUnreachable(TABLES.format(setting=settings.storage.setting), exc) from exc
             raise
-        if clients is None:
-            clients = await stack.enter_async_context(
-                tenant_clients(settings, credential, **(tenant_credential_options or {}))
-            )
-        desired = DesiredStateStore(tables.get_table_client(names.desired), settings.home_tenant)
-        locks = tables.get_table_client(names.locks)
-        # Clients only: no request until the timer sends or a test reads.
-        queue = await stack.enter_async_context(
-            queue_client(settings.storage, settings.check_queue, credential)
-        )
-        poison = await stack.enter_async_context(
-            queue_client(settings.storage, settings.check_queue + POISON_SUFFIX, credential)
-        )
+        clients = edges.clients
+        desired = DesiredStateStore(edges.table(names.desired), settings.home_tenant)
+        locks = edges.table(names.locks)
         history = HistoryStore(
-            tables.get_table_client(names.runs),
-            tables.get_table_client(names.findings),
-            tables.get_table_client(names.events),
+            edges.table(names.runs),
+            edges.table(names.findings),
+            edges.table(names.events),
         )
-        health = HealthStore(tables.get_table_client(names.health))
+        health = HealthStore(edges.table(names.health))
         yield Runtime(
             settings=settings,
             clock=clock,
@@ -124,16 +139,42 @@ async def open_runtime(
                 history=history,
                 health=health,
                 lock=TenantLock(locks),
-                audit=AuditStore(tables.get_table_client(names.audit)),
+                audit=AuditStore(edges.table(names.audit)),
                 clock=clock,
                 timings=verify or VerifyTimings(),
             ),
-            notifier=await _notifier(stack, settings, credential, tables, names, clock, notify_config),
+            notifier=Notifier(
+                OutboxStore(edges.table(names.outbox)),
+                notify_config or NotifyConfig.from_settings(settings),
+                teams=edges.teams,
+                mail=edges.mail,
+                clock=clock,
+            ),
             health=health,
             check_lease=TenantLock(locks, CHECK_LEASE, row=CHECK_ROW),
-            check_queue=queue,
-            poison_queue=poison,
+            check_queue=edges.check_queue,
+            poison_queue=edges.poison_queue,
         )
+
+
+async def open_edges(
+    stack: AsyncExitStack,
+    settings: Settings,
+    credential: AsyncTokenCredential,
+    credential_options: Mapping[str, Any],
+) -> Edges:
+    """Every client of a run, entered on ``stack``. Clients only: nothing is sent
+    until a run asks. Notifications keep the home identity (``credential``)."""
+    tables = await stack.enter_async_context(service_client(settings.storage, credential))
+    clients = await stack.enter_async_context(tenant_clients(settings, credential, **credential_options))
+    queue = await stack.enter_async_context(queue_client(settings.storage, settings.check_queue, credential))
+    poison = await stack.enter_async_context(
+        queue_client(settings.storage, settings.check_queue + POISON_SUFFIX, credential)
+    )
+    teams = await stack.enter_async_context(TeamsSender())
+    mail = MailSender(credential, settings.graph_url)
+    stack.push_async_callback(mail.close)
+    return Edges(credential, clients, tables, queue, poison, teams, mail, stack)
 
 
 def tenant_clients(
@@ -144,7 +185,7 @@ def tenant_clients(
     multi-tenant app elsewhere; ``credential_options`` go to each customer tenant's).
     Closing them closes the clients, then any credential made for a tenant (never
     ``credential`` itself). Notifications never use these: they keep the home identity
-    (see _notifier)."""
+    (see open_edges)."""
     federation = Federation(
         home_tenant=settings.home_tenant,
         app_id=settings.multitenant_app_id,
@@ -156,8 +197,9 @@ def tenant_clients(
     return TenantClients(credentials, settings.exchange_url, settings.graph_url)
 
 
-def _warm_key(settings: Settings) -> tuple[str | None, ...]:
-    # What the kept clients were built from: another app or home tenant builds anew.
+def _warm_key(settings: Settings) -> tuple[object, ...]:
+    # What the kept clients were built from: another identity, endpoint, storage
+    # account or queue builds anew.
     return (
         settings.client_id,
         settings.exchange_url,
@@ -166,31 +208,16 @@ def _warm_key(settings: Settings) -> tuple[str | None, ...]:
         settings.multitenant_app_id,
         settings.token_exchange_audience,
         settings.authority_host,
+        settings.storage,
+        settings.check_queue,
     )
 
 
-async def _warm_clients(settings: Settings) -> tuple[AsyncTokenCredential, TenantClients]:
-    credential = managed_identity(settings.client_id)
-    return credential, tenant_clients(settings, credential)
-
-
-async def _notifier(
-    stack: AsyncExitStack,
-    settings: Settings,
-    credential: AsyncTokenCredential,
-    tables: TableServiceClient,
-    names: TableNames,
-    clock: Callable[[], datetime],
-    config: NotifyConfig | None,
-) -> Notifier:
-    """The outbox and the two senders, with the same identity and clock as the check."""
-    teams = await stack.enter_async_context(TeamsSender())
-    mail = MailSender(credential, settings.graph_url)
-    stack.push_async_callback(mail.close)
-    return Notifier(
-        OutboxStore(tables.get_table_client(names.outbox)),
-        config or NotifyConfig.from_settings(settings),
-        teams=teams,
-        mail=mail,
-        clock=clock,
-    )
+async def _warm_edges(settings: Settings) -> Edges:
+    stack = AsyncExitStack()
+    try:
+        credential = await stack.enter_async_context(managed_identity(settings.client_id))
+        return await open_edges(stack, settings, credential, {})
+    except BaseException:
+        await stack.aclose()
+        raise

@@ -61,12 +61,13 @@ async def check_message(runtime: Runtime, text: str, *, dequeue_count: int = 1) 
     if message is None:
         return Work(Outcome.BAD_MESSAGE)
     tenant = message.tenant
+    began = runtime.clock()
     try:
         return await _check(runtime, message, dequeue_count)
     except Exception as exc:
         # The host tries again; the poison function reports the last error if none works.
         try:
-            await runtime.health.failed(tenant, f"{type(exc).__name__}: {exc}")
+            await runtime.health.failed(tenant, f"{type(exc).__name__}: {exc}", began)
         except Exception:
             log.exception("tenant %s: could not record the failed attempt either", tenant)
         raise
@@ -89,7 +90,6 @@ async def _check(runtime: Runtime, message: CheckMessage, dequeue_count: int) ->
                 "tenant %s: already checked at %s for this tick; duplicate message", tenant, row.last_checked
             )
             return Work(Outcome.DUPLICATE, tenant)
-        await runtime.health.started(tenant, runtime.clock())
         if dequeue_count > 1:
             log.warning("tenant %s: attempt %d of this check", tenant, dequeue_count)
         cycle = await run_cycle(runtime, tenant, only_enabled=True)
@@ -119,7 +119,7 @@ async def record_poisoned(runtime: Runtime, text: str, *, dequeue_count: int | N
         f"the check did not finish after {tries} (the function timed out, or its worker stopped "
         f"or failed before recording a result); enqueued {message.tick.isoformat(timespec='seconds')}"
     )
-    if row.last_error and row.last_started and row.last_started >= message.tick:
+    if row.last_error and row.last_failed and row.last_failed >= message.tick:
         reason += f"; last error: {row.last_error}"
     result = await record_could_not_check(runtime, loads[0], reason, as_check=True)
     await runtime.health.poisoned(tenant, runtime.clock())

@@ -3,10 +3,11 @@ each in the health table, so the timer's fan-out and the health view read every
 tenant with one query instead of one per tenant.
 
 Rows (partition ``tenant``, row key the tenant id): ``FirstEnqueued``,
-``LastEnqueued`` (the timer), ``LastStarted``, ``LastChecked``, ``LastStatus``,
+``LastEnqueued`` (the timer), ``LastChecked``, ``LastStatus``,
 ``LastSuccess``, ``OpenFindings``, ``OpenFindingKinds`` (JSON: kind -> count),
-``LastError`` (every check: run_cycle records each tenant's), ``LastPoisoned`` (the
-poison function), ``ReportSeen`` (the last check that found the tenant in report mode)
+``LastError`` (every check: run_cycle records each tenant's; and an attempt that
+failed before it could record, with ``LastFailed``, when that attempt began),
+``LastPoisoned`` (the poison function), ``ReportSeen`` (the last check that found the tenant in report mode)
 and ``RemediateSince`` (when remediation first planned for it after that: the grace
 period never starts before it). Partition ``timer``, row ``check``: ``LastRun``,
 ``PreviousRun``, ``Enqueued``, ``Due``, ``Overdue``.
@@ -42,13 +43,13 @@ class TenantHealthRow:
     tenant: str
     first_enqueued: datetime | None = None
     last_enqueued: datetime | None = None
-    last_started: datetime | None = None
     last_checked: datetime | None = None
     last_status: Status | None = None
     last_success: datetime | None = None
     open_findings: int | None = None
     finding_kinds: Mapping[str, int] | None = None  # None: recorded before kinds were kept
     last_error: str | None = None
+    last_failed: datetime | None = None
     last_poisoned: datetime | None = None
     report_seen: datetime | None = None
     remediate_since: datetime | None = None
@@ -61,13 +62,13 @@ class TenantHealthRow:
             tenant=f.row,
             first_enqueued=f.optional_moment("FirstEnqueued"),
             last_enqueued=f.optional_moment("LastEnqueued"),
-            last_started=f.optional_moment("LastStarted"),
             last_checked=f.optional_moment("LastChecked"),
             last_status=f.choice("LastStatus", Status) if status else None,
             last_success=f.optional_moment("LastSuccess"),
             open_findings=f.optional_integer("OpenFindings"),
             finding_kinds=f.counts("OpenFindingKinds") if entity.get("OpenFindingKinds") else None,
             last_error=f.optional_text("LastError"),
+            last_failed=f.optional_moment("LastFailed"),
             last_poisoned=f.optional_moment("LastPoisoned"),
             report_seen=f.optional_moment("ReportSeen"),
             remediate_since=f.optional_moment("RemediateSince"),
@@ -135,9 +136,6 @@ class HealthStore:
         for start in range(0, len(ops), BATCH):
             await self._table.submit_transaction(ops[start : start + BATCH])
 
-    async def started(self, tenant: str, at: datetime) -> None:
-        await self._merge(tenant, LastStarted=at)
-
     async def checked(self, result: CheckResult, open_findings: int | None) -> None:
         """What the check of one tenant found; a success moves LastSuccess."""
         props: dict[str, Any] = {
@@ -158,9 +156,10 @@ class HealthStore:
         """Remediation began planning for this tenant at ``since``."""
         await self._merge(tenant, RemediateSince=since)
 
-    async def failed(self, tenant: str, error: str) -> None:
-        """An attempt that failed before it could record a result (the host retries it)."""
-        await self._merge(tenant, LastError=error[:MAX_ERROR_CHARS])
+    async def failed(self, tenant: str, error: str, began: datetime) -> None:
+        """An attempt that began at ``began`` and failed before it could record a result
+        (the host retries it; the poison function reports the last one's error)."""
+        await self._merge(tenant, LastError=error[:MAX_ERROR_CHARS], LastFailed=began)
 
     async def poisoned(self, tenant: str, at: datetime) -> None:
         await self._merge(tenant, LastPoisoned=at)

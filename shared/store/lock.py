@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -58,6 +59,10 @@ class TenantLock:
         self._table = table
         self._lease = lease
         self._row = row
+        # The ETag of each lease this instance last wrote, by (tenant, owner): release
+        # then deletes with it in one request; a lease changed since (taken over after
+        # it expired) fails that condition and is looked at first.
+        self._etags: dict[tuple[str, str], str] = {}
 
     @property
     def lease(self) -> timedelta:
@@ -72,7 +77,7 @@ class TenantLock:
             "ExpiresAt": now + self._lease,
         }
         try:
-            await self._table.create_entity(entity)
+            self._wrote(tenant, owner, await self._table.create_entity(entity))
             return True
         except ResourceExistsError:
             pass
@@ -84,12 +89,13 @@ class TenantLock:
         if current["ExpiresAt"] > now:
             return False
         try:
-            await self._table.update_entity(
+            written = await self._table.update_entity(
                 entity,
                 mode=UpdateMode.REPLACE,
                 etag=current.metadata["etag"],
                 match_condition=MatchConditions.IfNotModified,
             )
+            self._wrote(tenant, owner, written)
             return True
         except (ResourceModifiedError, ResourceNotFoundError):
             return False  # another run took the expired lease first
@@ -111,7 +117,7 @@ class TenantLock:
         if current.get("Owner") != owner:
             raise LeaseLost(f"tenant {tenant}: the {self._row} lease is held by another run now")
         try:
-            await self._table.update_entity(
+            written = await self._table.update_entity(
                 {"PartitionKey": tenant, "RowKey": self._row, "ExpiresAt": now + self._lease},
                 mode=UpdateMode.MERGE,
                 etag=current.metadata["etag"],
@@ -119,8 +125,18 @@ class TenantLock:
             )
         except (ResourceModifiedError, ResourceNotFoundError):
             raise LeaseLost(f"tenant {tenant}: the {self._row} lease changed hands while renewing") from None
+        self._wrote(tenant, owner, written)
 
     async def release(self, tenant: str, owner: str) -> None:
+        etag = self._etags.pop((tenant, owner), None)
+        if etag is not None:
+            try:
+                await self._delete(tenant, etag)
+                return
+            except ResourceNotFoundError:
+                return
+            except ResourceModifiedError:
+                pass  # written since: by a renewal whose answer was lost, or by a new holder
         try:
             current = await self._table.get_entity(tenant, self._row)
         except ResourceNotFoundError:
@@ -128,12 +144,16 @@ class TenantLock:
         if current.get("Owner") != owner:
             return  # our lease expired and someone else holds it now: not ours to drop
         with suppress(ResourceModifiedError, ResourceNotFoundError):
-            await self._table.delete_entity(
-                tenant,
-                self._row,
-                etag=current.metadata["etag"],
-                match_condition=MatchConditions.IfNotModified,
-            )
+            await self._delete(tenant, current.metadata["etag"])
+
+    async def _delete(self, tenant: str, etag: str | None) -> None:
+        await self._table.delete_entity(
+            tenant, self._row, etag=etag, match_condition=MatchConditions.IfNotModified
+        )
+
+    def _wrote(self, tenant: str, owner: str, metadata: Mapping[str, Any]) -> None:
+        if etag := metadata.get("etag"):
+            self._etags[(tenant, owner)] = etag
 
     @asynccontextmanager
     async def hold(self, tenant: str, owner: str, now: datetime) -> AsyncIterator[bool]:
