@@ -123,6 +123,7 @@ class TenantClock:
     last_enqueued: datetime | None = None
     last_checked: datetime | None = None  # any recorded outcome, could-not-check too
     last_success: datetime | None = None
+    mailboxes: int | None = None  # what its last successful check read; None: never read
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,15 @@ class TickPlan:
 
 
 def plan_tick(tenants: Iterable[TenantClock], now: datetime, tick: timedelta) -> TickPlan:
-    """Which enabled tenants to enqueue at this tick, and which are overdue."""
-    due: list[str] = []
+    """Which enabled tenants to enqueue at this tick, largest first (see
+    ``largest_first``), and which are overdue."""
+    due: list[TenantClock] = []
     overdue: list[Overdue] = []
     for t in tenants:
         if not t.enabled:
             continue
         if is_due(t.interval_minutes, t.last_enqueued, now):
-            due.append(t.tenant)
+            due.append(t)
         since = overdue_since(
             t.interval_minutes, tick, last_success=t.last_success, monitored_since=t.first_enqueued, now=now
         )
@@ -159,7 +161,18 @@ def plan_tick(tenants: Iterable[TenantClock], now: datetime, tick: timedelta) ->
             limit = overdue_after(t.interval_minutes, tick)
             silent = t.last_checked is None or now - t.last_checked >= limit
             overdue.append(Overdue(t.tenant, since, t.last_success, limit, silent))
-    return TickPlan(tuple(due), tuple(overdue))
+    return TickPlan(largest_first(due), tuple(overdue))
+
+
+def largest_first(tenants: Iterable[TenantClock]) -> tuple[str, ...]:
+    """The order to enqueue in: a tenant never read first (its size is unknown, and its
+    first check is the one its people wait for), then the largest by mailboxes. The
+    workers take messages roughly in this order, so the longest checks start early and
+    a cycle does not end waiting on one large tenant that started last. Ties keep
+    their order (the rows' order: stable from tick to tick)."""
+    return tuple(
+        t.tenant for t in sorted(tenants, key=lambda t: (t.mailboxes is not None, -(t.mailboxes or 0)))
+    )
 
 
 def overdue_reason(o: Overdue) -> str:

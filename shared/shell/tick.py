@@ -41,6 +41,7 @@ def tenant_clock(load: TenantLoad, row: TenantHealthRow | None) -> TenantClock:
         last_enqueued=row.last_enqueued,
         last_checked=row.last_checked,
         last_success=row.last_success,
+        mailboxes=row.mailboxes,
     )
 
 

@@ -4,7 +4,8 @@ tenant with one query instead of one per tenant.
 
 Rows (partition ``tenant``, row key the tenant id): ``FirstEnqueued``,
 ``LastEnqueued`` (the timer), ``LastChecked``, ``LastStatus``,
-``LastSuccess``, ``OpenFindings``, ``OpenFindingKinds`` (JSON: kind -> count),
+``LastSuccess``, ``Mailboxes`` (what the last successful check read: the timer
+enqueues the largest first), ``OpenFindings``, ``OpenFindingKinds`` (JSON: kind -> count),
 ``LastError`` (every check: run_cycle records each tenant's; and an attempt that
 failed before it could record, with ``LastFailed``, when that attempt began),
 ``LastPoisoned`` (the poison function), ``ReportSeen`` (the last check that found the tenant in report mode)
@@ -46,6 +47,7 @@ class TenantHealthRow:
     last_checked: datetime | None = None
     last_status: Status | None = None
     last_success: datetime | None = None
+    mailboxes: int | None = None
     open_findings: int | None = None
     finding_kinds: Mapping[str, int] | None = None  # None: recorded before kinds were kept
     last_error: str | None = None
@@ -65,6 +67,7 @@ class TenantHealthRow:
             last_checked=f.optional_moment("LastChecked"),
             last_status=f.choice("LastStatus", Status) if status else None,
             last_success=f.optional_moment("LastSuccess"),
+            mailboxes=f.optional_integer("Mailboxes"),
             open_findings=f.optional_integer("OpenFindings"),
             finding_kinds=f.counts("OpenFindingKinds") if entity.get("OpenFindingKinds") else None,
             last_error=f.optional_text("LastError"),
@@ -145,6 +148,7 @@ class HealthStore:
         }
         if result.status is not Status.ERROR:
             props["LastSuccess"] = result.checked_at
+            props["Mailboxes"] = result.mailboxes_scanned
             props["OpenFindings"] = open_findings if open_findings is not None else len(result.findings)
             # What is still open after the run's own fixes, by kind (the health view's).
             props["OpenFindingKinds"] = json.dumps(finding_counts(result.findings), sort_keys=True)

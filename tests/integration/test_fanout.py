@@ -106,6 +106,30 @@ async def test_a_tenant_with_an_interval_is_enqueued_only_when_it_is_due(sim, ap
     assert all(every_tick in d for d in due)
 
 
+async def test_the_timer_enqueues_the_largest_tenants_first_once_it_knows_their_size(
+    sim, app_env, customer_app
+):
+    tenants = new_tenants(customer_app, 3)
+    small, large, unread = tenants
+    sim.tenant(large).seed(1_195, prefix="big")  # 1,200 in all
+    async with services() as svc:
+        for tenant_id, domain in tenants.items():
+            await svc.desired.put_tenant(TenantPolicy(tenant_id, domain))
+        await fan_out(svc)
+    functions = load_functions()
+    for tenant_id in (small, large):  # the unread one's message is not taken yet
+        body = CheckMessage(tenant_id, start_clock().now).to_text().encode()
+        await functions["check_tenant"](QueueMessage(id=tenant_id, body=body, dequeue_count=1))
+    clock = start_clock()
+    clock.advance(minutes=16)
+    async with services(clock) as svc:
+        assert (await svc.health.tenant(large)).mailboxes == 1_200
+        assert (await svc.health.tenant(small)).mailboxes == 5
+        # The next tick: a tenant never read first, then by size, so a cycle does not
+        # end waiting on a large tenant that started last.
+        assert (await fan_out(svc)).due == (unread, large, small)
+
+
 async def test_the_queue_function_checks_the_one_tenant_its_message_names(sim, app_env, customer_app):
     tenants = new_tenants(customer_app, 2, org_smtp_auth_disabled=False)
     async with services() as svc:

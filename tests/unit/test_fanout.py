@@ -86,3 +86,14 @@ def test_checks_that_keep_failing_are_overdue_but_not_silent():
 def test_a_disabled_tenant_is_neither_due_nor_overdue():
     off = TenantClock(TENANT, 0, enabled=False, first_enqueued=T0)
     assert plan_tick([off], T0 + 9 * TICK, TICK) == plan_tick([], T0, TICK)
+
+
+def test_due_tenants_are_enqueued_largest_first_with_a_tenant_never_read_before_all():
+    small = TenantClock("a-small", 0, mailboxes=40)
+    large = TenantClock("b-large", 0, mailboxes=90_000)
+    new = TenantClock("c-new", 0)
+    middle = TenantClock("d-middle", 0, mailboxes=4_000)
+    twin = TenantClock("e-small-too", 0, mailboxes=40)
+    plan = plan_tick([small, large, new, middle, twin], T0, TICK)
+    # A cycle ends when its last check does: the longest ones start first.
+    assert plan.due == ("c-new", "b-large", "d-middle", "a-small", "e-small-too")
