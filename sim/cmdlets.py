@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.authentication_policy import organization_config_object, policy_object
-from sim.cas_mailbox_object import canonical_property, cas_mailbox_object, forest_names
+from sim.cas_mailbox_object import canonical_property, cas_mailbox_object, cas_mailbox_objects, forest_names
 from sim.errors import ExchangeError
 from sim.tenant import SimTenant
 from sim.transport_config_object import transport_config_object
@@ -177,8 +177,7 @@ def get_cas_mailbox(tenant: SimTenant, params: Mapping[str, Any]) -> CmdletOutpu
 
     def page(offset: int, limit: int, select: list[str] | None) -> list[dict[str, Any]]:
         names = _canonical_cas(select)
-        rows = tenant.rows(offset, min(offset + limit, total))
-        return [cas_mailbox_object(mbx, tenant, names) for mbx in rows]
+        return cas_mailbox_objects(tenant.rows(offset, min(offset + limit, total)), tenant, names)
 
     return CmdletOutput("Exchange.CASMailbox", total, page, warnings)
 

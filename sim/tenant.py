@@ -64,6 +64,13 @@ def _uuid4_bytes(rng: random.Random, count: int) -> bytearray:
     return raw
 
 
+def _guid_text(buf: bytearray, index: int) -> str:
+    """The `index`-th packed GUID as str(uuid.UUID(bytes=...)) writes it, without
+    building a UUID (a page of 1,000 mailboxes formats 2,000 of them)."""
+    h = buf[index * 16 : index * 16 + 16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _find16(buf: bytearray, raw: bytes) -> int | None:
     """Index of the 16-byte record equal to `raw` (C-speed scan, no dict)."""
     start = 0
@@ -242,13 +249,11 @@ class SimTenant:
     def _snapshot(self, index: int) -> SimMailbox:
         return SimMailbox(
             index=index,
-            guid=str(uuid.UUID(bytes=bytes(self._guids[index * 16 : index * 16 + 16]))),
+            guid=_guid_text(self._guids, index),
             primary_smtp_address=self._addresses[index],
             display_name=self._display_names[index],
             smtp_auth_disabled=_DECODE[self._settings[index]],
-            external_directory_object_id=str(
-                uuid.UUID(bytes=bytes(self._edoids[index * 16 : index * 16 + 16]))
-            ),
+            external_directory_object_id=_guid_text(self._edoids, index),
             aliases=self._aliases.get(index, ()),
             when_changed=self._changed.get(index),
         )
