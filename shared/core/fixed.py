@@ -4,6 +4,8 @@ A finding is fixed when the action planned for it was applied and read back
 (ActionStatus.APPLIED): it is then reported and recorded as fixed, not open. Held,
 failed and skipped actions leave their findings open (a skipped one was "already as
 desired" when re-read: someone else changed it, and the next run says resolved).
+What an earlier, interrupted run fixed and this run settled (``outcome.settled``) is
+fixed too, once.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ def after_remediation(
     applied = [r.action for r in outcome.results if r.status is ActionStatus.APPLIED] if outcome else []
     still: list[Finding] = []
     fixed: list[Finding] = []
+    settled = {f.key: f for f in outcome.settled} if outcome else {}
     for finding in findings:
+        if finding.key in settled:
+            continue  # told once, as settled
         (fixed if any(_fixes(a, finding) for a in applied) else still).append(finding)
+    fixed += settled.values()
     for action in applied:
         if action.kind is ActionKind.SET_ORG and action.after is not None:
             org_actual = action.after

@@ -344,6 +344,12 @@ class RemediationOutcome:
     # Why remediation could not run at all (lock, audit or storage failure): no action
     # was decided, so there are no results. None: it ran.
     stopped: str | None = None
+    # Findings an earlier, interrupted run fixed, verified by this run's read: reported
+    # fixed (their actions are among ``results``, applied). shared.core.interrupted.
+    settled: tuple[Finding, ...] = ()
+    # Findings an earlier run's unsettled intent may have fixed (that run may still be
+    # working): kept open in the history, neither resolved nor fixed, until settled.
+    unsettled: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -375,6 +381,9 @@ class CheckResult:
     recipients: Recipients | None = field(default=None, compare=False, repr=False)
     # Whether Basic SMTP AUTH is still possible (None: not read, e.g. could not check).
     basic_auth: BasicAuthPolicy | None = field(default=None, compare=False)
+    # Not observed as drift, but kept open in the history: an earlier run's unsettled
+    # intent may have fixed them (RemediationOutcome.unsettled). Not counted in status.
+    unsettled: tuple[Finding, ...] = field(default=(), compare=False)
 
     @property
     def compliant(self) -> bool:

@@ -5,6 +5,7 @@ message that counts open findings names them."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 from shared.core.diff import diff
@@ -23,6 +24,18 @@ DAY = timedelta(hours=24)
 
 def card_text(message) -> str:
     return "\n".join(card_strings(json.loads(card.payload(message)))).replace("\\", "")
+
+
+def test_what_this_run_settled_of_an_interrupted_one_is_fixed_once_and_never_left_open():
+    a, b = findings("a@contoso.com", "b@contoso.com")
+    rem = replace(
+        outcome(action(a, ActionStatus.APPLIED, "done by run r1, which was interrupted")), settled=(a,)
+    )
+    for observed in ((b,), (a, b)):
+        # Not observed (fixed before this run's scan), or observed as drift too (changed
+        # between the scan and the settling read): fixed, once.
+        after = after_remediation(observed, rem, org_actual=False)
+        assert (after.open, after.fixed) == ((b,), (a,))
 
 
 def test_applied_is_fixed_and_everything_else_stays_open():
