@@ -121,6 +121,7 @@ def _checked(
         policy=policy,
         remediation=remediation,
         basic_auth=observed.basic_auth,
+        unsettled=remediation.unsettled if remediation else (),
     )
 
 

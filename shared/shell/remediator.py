@@ -14,7 +14,9 @@ Guard rails kept here:
   only if it still has the value the check saw; a failed re-read means no write;
 * after writing, the value is read back (retrying briefly for replication lag); a
   change that does not show is a failure, not a success. A write whose answer was
-  lost (timeout, failed batch) is judged by that read-back too.
+  lost (timeout, failed batch) is judged by that read-back too;
+* an earlier run killed between its intent and its outcome is settled first
+  (shared.core.interrupted): its targets read again under the lock, never written.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from azure.core.exceptions import AzureError, HttpResponseError
 
 from shared.adapters.tenant_clients import TenantClients
+from shared.core.interrupted import LOOKBACK, Settlement, ripe, settle, unsettled
 from shared.core.model import (
     Action,
     ActionKind,
@@ -53,6 +56,7 @@ from shared.store.audit import AuditStore
 from shared.store.desired import DesiredStateStore
 from shared.store.health import HealthStore
 from shared.store.lock import TenantLock
+from shared.store.records import RecordError
 from shared.store.runs import HistoryReader
 from shared.store.tables import forget_tables, is_missing_table
 
@@ -65,6 +69,11 @@ class VerifyTimings:
 
     attempts: int = 4
     first_delay_s: float = 1.0
+
+    @property
+    def budget(self) -> timedelta:
+        """The read-back's waits added up (1 + 2 + 4 s by default)."""
+        return timedelta(seconds=self.first_delay_s * (2 ** max(self.attempts - 1, 0) - 1))
 
 
 @dataclass(frozen=True)
@@ -106,11 +115,15 @@ class Remediator:
         *,
         dry_run: bool = False,
     ) -> RemediationOutcome | None:
-        """Plan (and unless ``dry_run``, apply and audit) the fixes for one tenant's findings."""
-        actions = actions_for(findings, policy)
-        if not actions:
-            return None
+        """Plan (and unless ``dry_run``, apply and audit) the fixes for one tenant's
+        findings; first settle what an earlier, interrupted run left unsettled."""
         tenant = policy.tenant_id
+        run_id = uuid.uuid4().hex
+        earlier = Settlement() if dry_run else await self._settle(tenant, findings, now, run_id)
+        settled = {f.key for f in earlier.fixed}
+        actions = actions_for([f for f in findings if f.key not in settled], policy)
+        if not actions:
+            return _with_earlier(RemediationOutcome(policy.mode), earlier) if earlier else None
         evidence = (
             await self.clients.get(tenant).evidence.read(now, policy.evidence_days)
             if needs_evidence(actions)
@@ -123,7 +136,6 @@ class Remediator:
         planned, note = decided.results, decided.note
         if dry_run:  # `plan`: says what would happen, and writes nothing anywhere
             return RemediationOutcome(policy.mode, planned, note)
-        run_id = uuid.uuid4().hex
         summary = evidence_summary(evidence, policy)
         attempting = set(decided.planned)
         if attempting:
@@ -143,7 +155,7 @@ class Remediator:
                     else r
                     for r in planned
                 )
-                return RemediationOutcome(policy.mode, blocked, note)
+                return _with_earlier(RemediationOutcome(policy.mode, blocked, note), earlier)
         results = tuple(await self._apply_planned(tenant, planned, run_id))
         # Then the outcome of each attempted action (held ones are already recorded).
         final = [r for r in results if r.action in attempting] if attempting else list(results)
@@ -153,7 +165,40 @@ class Remediator:
             # The changes are made: report them even if the trail could not take the outcome.
             log.error("tenant %s: could not record remediation outcomes: %s", tenant, exc)
             note = (note + " " if note else "") + f"The audit trail could not record these outcomes: {exc}"
-        return RemediationOutcome(policy.mode, results, note)
+        return _with_earlier(RemediationOutcome(policy.mode, results, note), earlier)
+
+    async def _settle(
+        self, tenant: str, findings: Sequence[Finding], now: datetime, run_id: str
+    ) -> Settlement:
+        """Settle the intents an interrupted run left without an outcome
+        (shared.core.interrupted): read their targets under the lock, record how each
+        went. Best effort: whatever fails here leaves them for the next run, and this
+        run's own remediation goes on."""
+        window = self.lock.lease + self.timings.budget
+        try:
+            intents = unsettled(await self.audit.intents(tenant, now - LOOKBACK))
+            if not intents:
+                return Settlement()
+            open_findings = {k: o.finding for k, o in (await self.history.open_findings(tenant)).items()}
+            reads: dict[Action, bool | str | None] = {}
+            if ripe(intents, now, window):
+                async with self.lock.hold(tenant, run_id, self.clock()) as got:
+                    if got:
+                        # Again under the lock: an overlapping run may have settled them.
+                        intents = unsettled(await self.audit.intents(tenant, now - LOOKBACK))
+                        reads = await self._read(
+                            tenant, list({i.action: i for i in ripe(intents, now, window)})
+                        )
+                        done = settle(
+                            intents, reads, open_findings, findings, run_id=run_id, now=now, window=window
+                        )
+                        if done.trail:
+                            await self.audit.settle(tenant, self.clock(), done.trail)
+                        return done
+            return settle(intents, {}, open_findings, findings, run_id=run_id, now=now, window=window)
+        except (AzureError, RecordError) as exc:
+            log.warning("tenant %s: could not settle an interrupted run's intents: %s", tenant, exc)
+            return Settlement()
 
     async def _first_seen(self, policy: TenantPolicy) -> dict[str, datetime]:
         """Finding.key -> first seen, from the open findings of the last run that
@@ -354,6 +399,19 @@ class Remediator:
                 reason += f"; the write's answer was lost ({unknown[action]})"
             out[action] = ActionResult(action, ActionStatus.FAILED, reason)
         return out
+
+
+def _with_earlier(outcome: RemediationOutcome, earlier: Settlement) -> RemediationOutcome:
+    """The outcome with what this run settled of an interrupted one: its applied
+    actions first (told as fixed), the findings kept open, and why in the note."""
+    note = " ".join(n for n in (earlier.note, outcome.note) if n)
+    return replace(
+        outcome,
+        results=(*earlier.told, *outcome.results),
+        note=note,
+        settled=earlier.fixed,
+        unsettled=earlier.unsettled,
+    )
 
 
 def _show(value: bool | str | None) -> str:

@@ -1,5 +1,6 @@
 """Append-only audit trail of remediation: every action planned, held, applied,
-skipped or failed, with time, target, before, after, reason and the evidence used.
+skipped or failed, with time, target, before, after, reason and the evidence used,
+and how a later run settled the intents of one that was interrupted (source ``settle``).
 Rows are read back as AuditRecord (store/records.py)."""
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from typing import Any
 from azure.data.tables import TransactionOperation
 from azure.data.tables.aio import TableClient
 
-from shared.core.model import ActionResult
-from shared.store.keys import newest_first_key, newest_rows
+from shared.core.interrupted import RUNS_LOOKED_AT, Settled, TrailRow
+from shared.core.model import ActionResult, ActionStatus
+from shared.store.keys import newest_first_key, newest_rows, written_since
 from shared.store.records import AuditRecord, setting_text
 
 BATCH = 100
 MAX_TEXT = 30_000
+REMEDIATION = "remediation"  # the source of a remediating run's rows
+SETTLE = "settle"  # the source of the rows that settle an interrupted run's intents
+PLANNED = str(ActionStatus.PLANNED)
 
 
 def _evidence_json(result: ActionResult) -> str:
@@ -79,13 +84,64 @@ class AuditStore:
         source: str,
         evidence: str = "",
     ) -> None:
+        await self._create(
+            [audit_entity(tenant, run_id, at, i, r, source, evidence) for i, r in enumerate(results)]
+        )
+
+    async def settle(self, tenant: str, at: datetime, settled: Sequence[Settled]) -> None:
+        """Each interrupted intent's outcome, under its own run's id (source ``settle``)."""
+        await self._create(
+            [
+                audit_entity(tenant, s.run_id, at, i, s.result, SETTLE, s.evidence_checked)
+                for i, s in enumerate(settled)
+            ]
+        )
+
+    async def _create(self, entities: Sequence[dict[str, Any]]) -> None:
         # Only ever create: an audit row is never updated or deleted by the product.
-        ops = [
-            (TransactionOperation.CREATE, audit_entity(tenant, run_id, at, i, r, source, evidence))
-            for i, r in enumerate(results)
-        ]
+        ops = [(TransactionOperation.CREATE, entity) for entity in entities]
         for start in range(0, len(ops), BATCH):
             await self._table.submit_transaction(ops[start : start + BATCH])
+
+    async def intents(self, tenant: str, since: datetime, runs: int = RUNS_LOOKED_AT) -> list[TrailRow]:
+        """The ``planned`` rows of the newest ``runs`` remediation runs since ``since``
+        that recorded an intent, and every later row under those runs' ids (their
+        outcomes, or a settling run's): what shared.core.interrupted.unsettled needs."""
+        table = self._table.table_name
+        planned: list[TrailRow] = []
+        ids: list[str] = []
+        async for entity in self._table.query_entities(
+            "PartitionKey eq @pk and RowKey lt @since and Status eq @planned and Source eq @source",
+            parameters={
+                "pk": tenant,
+                "since": written_since(since),
+                "planned": PLANNED,
+                "source": REMEDIATION,
+            },
+        ):
+            row = AuditRecord.of(entity, table).trail_row()
+            if row.run_id not in ids:
+                if len(ids) == runs:
+                    break
+                ids.append(row.run_id)
+            planned.append(row)
+        if not planned:
+            return []
+        # At most RUNS_LOOKED_AT run ids: a filter holds at most 15 comparisons. Spaces
+        # around each @name: the SDK finds the parameters by splitting on them.
+        of_runs = " or ".join(f"RunId eq @r{i}" for i in range(len(ids)))
+        later: list[TrailRow] = []
+        async for entity in self._table.query_entities(
+            f"PartitionKey eq @pk and RowKey lt @since and Status ne @planned and ( {of_runs} )",
+            parameters={
+                "pk": tenant,
+                "since": written_since(min(r.at for r in planned)),
+                "planned": PLANNED,
+                **{f"r{i}": run for i, run in enumerate(ids)},
+            },
+        ):
+            later.append(AuditRecord.of(entity, table).trail_row())
+        return planned + later
 
     async def list(self, tenant: str, limit: int = 50) -> list[AuditRecord]:
         """The newest audit rows, newest first."""

@@ -17,11 +17,19 @@ def safe_key(text: str) -> str:
     return _FORBIDDEN.sub("_", text)
 
 
+def _time_part(at: datetime) -> str:
+    return f"{10**19 - int(at.timestamp() * 1_000_000):020d}"
+
+
 def newest_first_key(at: datetime, seq: int = 0) -> str:
     """Row keys that sort newest first, so "the last N" is the first page; ``seq``
     keeps the order of rows written at the same instant."""
-    micros = int(at.timestamp() * 1_000_000)
-    return f"{10**19 - micros:020d}-{seq:06d}-{uuid.uuid4().hex[:8]}"
+    return f"{_time_part(at)}-{seq:06d}-{uuid.uuid4().hex[:8]}"
+
+
+def written_since(at: datetime) -> str:
+    """An upper bound for ``RowKey lt``: the newest_first_key rows written at or after ``at``."""
+    return _time_part(at) + "."  # "-", the separator after the time, sorts before "."
 
 
 async def newest_rows(table: TableClient, tenant: str, limit: int) -> list[dict[str, Any]]:

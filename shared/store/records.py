@@ -19,7 +19,9 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from shared.core.basic_auth import BasicAuthPolicy
+from shared.core.interrupted import TrailRow
 from shared.core.model import (
+    Action,
     ActionKind,
     ActionStatus,
     ChangeKind,
@@ -301,6 +303,11 @@ class AuditRecord:
     evidence_checked: str
     # What Exchange warned when it took the change (rows written before this was kept: none).
     warnings: tuple[str, ...] = ()
+
+    def trail_row(self) -> TrailRow:
+        """What settling an interrupted run needs of the row (shared.core.interrupted)."""
+        action = Action(self.action, self.target, self.before, self.after, self.finding, self.mailbox_guid)
+        return TrailRow(self.run_id, self.at, action, self.status, self.evidence_checked)
 
     @classmethod
     def of(cls, entity: Mapping[str, Any], table: str = "audit") -> AuditRecord:

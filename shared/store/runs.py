@@ -155,13 +155,15 @@ class HistoryStore:
         """Store one run; return its diff with the last successful run, and the status
         and row key of the previous run. A run that could not check leaves the open
         findings alone (diff None): not knowing is not the same as resolved. What the
-        run's remediation fixed is not kept open (nor told as resolved next run)."""
+        run's remediation fixed is not kept open (nor told as resolved next run); what
+        an earlier run's unsettled intent may have fixed stays open, unchanged."""
         tenant = result.tenant_id
         last = await self.runs(tenant, 1)
         change: HistoryDiff | None = None
         if result.status is not Status.ERROR:
             previous = await self.open_findings(tenant)
-            change = diff({k: v.finding for k, v in previous.items()}, result.findings, result.fixed)
+            current = (*result.findings, *result.unsettled)
+            change = diff({k: v.finding for k, v in previous.items()}, current, result.fixed)
             await self._apply(tenant, change, previous, result.checked_at)
         await self._runs.create_entity(run_entity(result, change))
         if not last:

@@ -1,25 +1,33 @@
 """The function killed between a remediation write and its audit outcome and run
-record (docs/reliability.md)."""
+record (docs/reliability.md), and how the next runs settle what it left."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
+from shared.adapters.smtp_auth import SmtpAuthClient
 from shared.core.model import ActionStatus, Status
+from shared.shell.runtime import utc_now
 from shared.store.audit import AuditStore
 from tests.integration.helpers import services
 
-from .drift import drifted
+from .drift import Drifted, drifted
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
+ROGUE = "user00003@faults.onmicrosoft.com"  # the drift the killed run fixes; user01200 was fixed by hand
 
-async def test_killed_after_a_remediation_write_the_next_run_never_writes_again_and_the_intent_stays(
-    sim, tenant_id, monkeypatch
-):
-    here = await drifted(sim, tenant_id, monkeypatch)
+
+def later(minutes: int):
+    """A clock past the remediation lock's lease (15 min): the killed run cannot be alive."""
+    return lambda: utc_now() + timedelta(minutes=minutes)
+
+
+async def killed_at_the_outcome(here: Drifted, monkeypatch) -> None:
+    """One remediating run that records its intent, writes, and dies before its outcome."""
     append = AuditStore.append
     calls = []
 
@@ -33,14 +41,96 @@ async def test_killed_after_a_remediation_write_the_next_run_never_writes_again_
     with pytest.raises(asyncio.CancelledError):
         await here.check()
     monkeypatch.setattr(AuditStore, "append", append)
-    assert len([c for c in sim.set_calls if c.status == 200]) == 1  # written, not audited, not recorded
+    assert len(writes(here)) == 1  # written, not audited, not recorded
+
+
+def writes(here: Drifted) -> list:
+    return [c for c in here.sim.set_calls if c.status == 200]
+
+
+async def trail(tenant_id: str) -> list[tuple[str, ActionStatus, str]]:
+    async with services() as svc:
+        return [(r.source, r.status, r.target) for r in await svc.remediator.audit.list(tenant_id)]
+
+
+async def test_killed_after_a_remediation_write_the_next_run_never_writes_again_and_the_intent_stays(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    await killed_at_the_outcome(here, monkeypatch)
 
     after = await here.check()
-    assert after.status is Status.COMPLIANT and after.remediation is None  # read, found fixed
-    assert len([c for c in sim.set_calls if c.status == 200]) == 1  # never written again
-    async with services() as svc:
-        trail = await svc.remediator.audit.list(tenant_id)
+    assert after.status is Status.COMPLIANT  # read, found fixed
+    assert len(writes(here)) == 1  # never written again
+    # The killed run may still be at work for all this run knows: its drift is neither
+    # resolved nor fixed yet, only the one fixed by hand is resolved.
+    assert after.remediation is not None and [f.target for f in after.remediation.unsettled] == [ROGUE]
+    assert [f.target for f in after.diff.resolved] == ["user01200@faults.onmicrosoft.com"]
+    assert after.fixed == () and await here.open_findings() == 1
     # The intent the killed run recorded before writing is still there, for whoever asks.
-    assert [(r.status, r.target) for r in trail] == [
-        (ActionStatus.PLANNED, "user00003@faults.onmicrosoft.com")
+    assert await trail(tenant_id) == [("remediation", ActionStatus.PLANNED, ROGUE)]
+
+
+async def test_killed_after_a_remediation_write_the_next_run_settles_the_intent_and_tells_it_fixed(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    await killed_at_the_outcome(here, monkeypatch)
+    posted = len(sim.teams_posts)
+    young = await here.check()  # within the lease: kept open, nothing told of it
+    assert young.fixed == () and not any(ROGUE in p for p in here.posts()[posted:])
+
+    after = await here.check(clock=later(20))
+    assert after.status is Status.COMPLIANT and len(writes(here)) == 1  # never written again
+    assert [f.target for f in after.fixed] == [ROGUE] and [f.target for f in after.diff.fixed] == [ROGUE]
+    assert after.diff.resolved == () and await here.open_findings() == 0
+    (settled,) = after.remediation.results
+    assert settled.status is ActionStatus.APPLIED and "interrupted" in settled.reason
+    # Told as a run that recorded its own outcome tells it: fixed by remediation, once.
+    card = here.posts()[-1]
+    assert "SMTP AUTH drift fixed by remediation in faults.onmicrosoft.com" in card
+    assert "Fixed by remediation (1)" in card and ROGUE in card and "Resolved" not in card
+    # The intent stays; its outcome follows under the killed run's id, from this run's read.
+    async with services() as svc:
+        rows = await svc.remediator.audit.list(tenant_id)
+    assert [(r.source, r.status, r.target) for r in rows] == [
+        ("settle", ActionStatus.APPLIED, ROGUE),
+        ("remediation", ActionStatus.PLANNED, ROGUE),
     ]
+    assert rows[0].run_id == rows[1].run_id and "read back by run" in rows[0].reason
+
+    told = len(sim.teams_posts)
+    again = await here.check(clock=later(40))  # settled once: nothing more to say or record
+    assert again.remediation is None and again.fixed == () and len(sim.teams_posts) == told
+    assert len(await trail(tenant_id)) == 2 and len(writes(here)) == 1
+
+
+async def test_killed_before_its_write_landed_the_intent_is_settled_not_applied_and_fixed_again(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    set_mailboxes = SmtpAuthClient.set_mailboxes
+
+    async def dies_before_sending(self, *args, **kwargs):
+        raise asyncio.CancelledError  # the intent is recorded; the process dies before the write
+
+    monkeypatch.setattr(SmtpAuthClient, "set_mailboxes", dies_before_sending)
+    with pytest.raises(asyncio.CancelledError):
+        await here.check()
+    monkeypatch.setattr(SmtpAuthClient, "set_mailboxes", set_mailboxes)
+    assert writes(here) == []
+
+    after = await here.check(clock=later(20))
+    # Settled as not applied (never told), then remediation's guard rails fix it as usual.
+    assert after.status is Status.COMPLIANT and len(writes(here)) == 1
+    assert [(r.status, r.action.target) for r in after.remediation.results] == [(ActionStatus.APPLIED, ROGUE)]
+    assert "done and read back" in after.remediation.results[0].reason
+    async with services() as svc:
+        rows = await svc.remediator.audit.list(tenant_id)
+    assert [(r.source, r.status) for r in rows] == [
+        ("remediation", ActionStatus.APPLIED),  # this run's outcome
+        ("remediation", ActionStatus.PLANNED),  # this run's intent
+        ("settle", ActionStatus.FAILED),  # the killed run's, settled
+        ("remediation", ActionStatus.PLANNED),  # the killed run's intent
+    ]
+    assert rows[2].reason.startswith("not applied (interrupted)") and rows[2].run_id == rows[3].run_id
