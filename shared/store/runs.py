@@ -162,7 +162,8 @@ class HistoryStore:
         change: HistoryDiff | None = None
         if result.status is not Status.ERROR:
             previous = await self.open_findings(tenant)
-            current = (*result.findings, *result.unsettled)
+            # Kept only while open: an overlapping run may have settled and closed it since.
+            current = (*result.findings, *(f for f in result.unsettled if f.key in previous))
             change = diff({k: v.finding for k, v in previous.items()}, current, result.fixed)
             await self._apply(tenant, change, previous, result.checked_at)
         await self._runs.create_entity(run_entity(result, change))

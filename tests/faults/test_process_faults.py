@@ -134,3 +134,20 @@ async def test_killed_before_its_write_landed_the_intent_is_settled_not_applied_
         ("remediation", ActionStatus.PLANNED),  # the killed run's intent
     ]
     assert rows[2].reason.startswith("not applied (interrupted)") and rows[2].run_id == rows[3].run_id
+
+
+async def test_two_runs_after_a_killed_one_settle_its_intent_once_and_tell_it_fixed_once(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    await killed_at_the_outcome(here, monkeypatch)
+    await here.check()  # within the lease: records the hand fix resolved, keeps the rogue open
+
+    # Overlapping (a CLI check beside the timer's): one takes the lock and settles.
+    first, second = await asyncio.gather(here.check(clock=later(20)), here.check(clock=later(20)))
+    assert len(writes(here)) == 1
+    assert [f.target for r in (first, second) for f in r.fixed] == [ROGUE]
+    assert not any(ROGUE in f.target for r in (first, second) for f in (*r.diff.opened, *r.diff.resolved))
+    assert [s for s, _, _ in await trail(tenant_id)] == ["settle", "remediation"]
+    fixed = [p for p in here.posts() if "Fixed by remediation (1)" in p]
+    assert len(fixed) == 1 and ROGUE in fixed[0]
