@@ -6,24 +6,29 @@ refuses it holds it, with its reason, so an action two guards would stop is repo
 by the earlier one: an approved mailbox whose user also signed in is held as an
 approved exception, not for its usage.
 
-1. ``unseen_mailbox``: fail closed: nothing is written to a mailbox this run did
+1. ``org_switch_never_enabled``: remediation never turns SMTP AUTH ON for the whole
+   organization. Policy says the org switch SHALL be off (CIS M365 6.5.4, SCuBA
+   MS.EXO.5.1v1): a tenant row that allows it on (``--allow-org-smtp-auth``) records
+   an accepted deviation, not a value to enforce, so the difference is reported and
+   nothing is written;
+2. ``unseen_mailbox``: fail closed: nothing is written to a mailbox this run did
    not see;
-2. ``approved_exception``: a live exception's mailbox is never touched (it has no
+3. ``approved_exception``: a live exception's mailbox is never touched (it has no
    finding; an action that names one anyway is refused here);
-3. ``evidence_unavailable``: when the sign-in evidence cannot be read, the tenant's
+4. ``evidence_unavailable``: when the sign-in evidence cannot be read, the tenant's
    setting decides: ``hold`` holds what turns SMTP AUTH off, ``proceed`` goes on;
-4. ``approved_mailboxes_on_org_switch``: the org switch is not turned off while an
+5. ``approved_mailboxes_on_org_switch``: the org switch is not turned off while an
    approved mailbox has no override of its own and uses SMTP AUTH only through it;
-5. ``org_followers_used_smtp_auth``: nor while an account that follows the org used
+6. ``org_followers_used_smtp_auth``: nor while an account that follows the org used
    SMTP AUTH in the evidence window (naming who, when and from where);
-6. ``mailbox_user_used_smtp_auth``: a mailbox whose user used SMTP AUTH in the
+7. ``mailbox_user_used_smtp_auth``: a mailbox whose user used SMTP AUTH in the
    window is held, naming who, when and from where;
-7. ``grace_period``: nothing turns SMTP AUTH off before ``grace_hours`` have passed
+8. ``grace_period``: nothing turns SMTP AUTH off before ``grace_hours`` have passed
    since its drift was first seen (the run history's open findings say when; drift
    this run found first is seen now). OAuth SMTP senders leave no SMTP sign-in, so
    no evidence proves a mailbox unused: its owner gets the grace to record an
    exception. Held with the due time; the first run after it does the change;
-8. ``change_limit``: at most ``max_changes_per_run`` mailbox changes; the rest are
+9. ``change_limit``: at most ``max_changes_per_run`` mailbox changes; the rest are
    held for later runs. Last, so a mailbox another guard holds uses none of it.
 
 Every result carries its ``due`` time (when the grace ends), planned or held.
@@ -262,6 +267,20 @@ def _held(action: Action, reason: str, users: Sequence[SignInEvidence] = ()) -> 
     return ActionResult(action, ActionStatus.HELD, reason, tuple(users))
 
 
+def org_switch_never_enabled(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
+    if action.kind is not ActionKind.SET_ORG or action.after is not False:
+        return None
+    tenant = context.policy.tenant_id
+    return _held(
+        action,
+        "the tenant's desired state allows SMTP AUTH for the organization, but remediation never "
+        "turns it on for the whole organization: policy says the org switch SHALL be off (CIS M365 "
+        "6.5.4, MS.EXO.5.1v1), so an allowed value is an accepted deviation, not a target; nothing "
+        f"is written. Exchange already has it off, as policy wants: to stop this report, "
+        f"{commands.tenant_set(tenant, '--disallow-org-smtp-auth')}",
+    )
+
+
 def unseen_mailbox(action: Action, context: PlanContext, budget: Budget) -> ActionResult | None:
     if action.kind is ActionKind.SET_MAILBOX and context.mailbox(action) is None:
         return _held(action, "not in this run's mailbox list; nothing is written to it")
@@ -383,6 +402,7 @@ def change_limit(action: Action, context: PlanContext, budget: Budget) -> Action
 
 
 GUARDS: tuple[Guard, ...] = (
+    org_switch_never_enabled,
     unseen_mailbox,
     approved_exception,
     evidence_unavailable,

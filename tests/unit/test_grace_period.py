@@ -122,11 +122,12 @@ def test_the_org_switch_keeps_its_holds_and_then_waits_the_same_grace():
     assert later["organization"].status is ActionStatus.PLANNED
 
 
-def test_turning_smtp_auth_on_as_the_policy_asks_has_no_grace():
+def test_an_allowed_org_switch_has_no_grace_and_is_never_turned_on():
     _, got = decide([], org=True, desired_org_disabled=False)
     org = got["organization"]
     assert not takes_smtp_auth_away(org.action)
-    assert org.status is ActionStatus.PLANNED and org.due is None
+    assert org.status is ActionStatus.HELD and org.held_by == "org_switch_never_enabled"
+    assert org.due is None
 
 
 def test_a_mailbox_waiting_for_its_grace_uses_none_of_the_change_limit():

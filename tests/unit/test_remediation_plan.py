@@ -37,6 +37,7 @@ from shared.core.remediation import (
     mailbox_user_used_smtp_auth,
     needs_evidence,
     org_followers_used_smtp_auth,
+    org_switch_never_enabled,
     plan,
     refusal,
     takes_smtp_auth_away,
@@ -234,6 +235,45 @@ def context(mailboxes, exceptions=(), evidence=None, *, actions=(ORG_OFF,), org=
     policy = tenant(exceptions=tuple(exceptions), **policy_kw)
     observed = Observation(T, org, len(mailboxes), tuple(mailboxes))
     return PlanContext.of(actions, policy, observed, evidence or Evidence(True, 30), NOW)
+
+
+def test_remediation_never_turns_smtp_auth_on_for_the_organization():
+    # An allowed org value (--allow-org-smtp-auth) is an accepted deviation: reported, not enforced.
+    ctx = context([], actions=(ORG_ON,), org=True, desired_org_disabled=False)
+    held = org_switch_never_enabled(ORG_ON, ctx, BUDGET)
+    assert held is not None and held.status is ActionStatus.HELD
+    assert "never turns it on for the whole organization" in held.reason
+    assert "--disallow-org-smtp-auth" in held.reason and "nothing is written" in held.reason
+    assert org_switch_never_enabled(ORG_OFF, ctx, BUDGET) is None
+    assert org_switch_never_enabled(fix(mb("rogue", False)), ctx, BUDGET) is None
+
+
+def test_an_allowed_org_value_with_the_switch_off_plans_no_write_and_keeps_the_finding():
+    results, _ = run([], org=True, desired_org_disabled=False)
+    (org,) = results
+    assert (org.action.kind, org.action.before, org.action.after) == (ActionKind.SET_ORG, True, False)
+    assert org.status is ActionStatus.HELD and org.held_by == "org_switch_never_enabled"
+    assert (
+        plan([org.action], tenant(desired_org_disabled=False), Observation(T, True, 0, ()), None, NOW).planned
+        == ()
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([True, False, None]), max_size=6),
+    st.sampled_from([True, False]),
+    st.sampled_from([True, False]),
+    st.sampled_from([True, None]),  # MailboxFix disable / org-default
+)
+def test_no_planned_action_ever_turns_smtp_auth_on(values, org, desired, mailbox_fix):
+    """Whatever the desired state says: the org switch is never planned off->on, and no
+    mailbox is ever planned to an explicit ON override."""
+    mailboxes = [mb(f"m{i}", v) for i, v in enumerate(values)]
+    results, _ = run(mailboxes, org=org, desired_org_disabled=desired, mailbox_fix_value=mailbox_fix)
+    for r in results:
+        if r.status is ActionStatus.PLANNED:
+            assert r.action.after is not False, r
 
 
 def test_unseen_mailbox_refuses_only_a_mailbox_this_run_did_not_see():

@@ -83,7 +83,8 @@ def _policy_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
         action="store_const",
         const=True,
         default=default(False),
-        help="desired org value: SMTP AUTH ON for the organization (against policy; default off)",
+        help="accept SMTP AUTH ON for the organization as a deviation (against policy; default off); "
+        "remediation never turns it on",
     )
     enabled = parser.add_mutually_exclusive_group()
     enabled.add_argument(
