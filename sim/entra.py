@@ -85,6 +85,9 @@ async def token(request: web.Request) -> web.Response:
     client_id = str(form.get("client_id", ""))
     scope = str(form.get("scope", ""))
     record.parameters = {"client_id": client_id, "scope": scope}  # never the assertion
+    if "claims" in form:
+        # A claims request (a CAE challenge answered): kept for tests to read; not a secret.
+        record.parameters["claims"] = str(form["claims"])
     if form.get("grant_type") != "client_credentials":
         return entra_error(
             400,

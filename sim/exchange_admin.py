@@ -78,7 +78,10 @@ def _transport_error(
 
 def fault_error(hit: FaultHit, *, summary: str = "The request was not processed.") -> ExchangeError:
     """The error an armed fault answers: a cmdlet's (``Ex...|type|text``) when the
-    rule names an exception type, else one of the transport's."""
+    rule names an exception type, else one of the transport's (a refused token's with
+    its Bearer challenge)."""
+    if hit.kind == "refused_token":
+        return _unauthorized(hit.message)
     if hit.exception_type:
         return ExchangeError(
             hit.status, hit.code, hit.message, exception_type=hit.exception_type, headers=hit.headers
@@ -88,13 +91,16 @@ def fault_error(hit: FaultHit, *, summary: str = "The request was not processed.
 
 def not_allowed(cmdlet: str) -> ExchangeError:
     """401 of an identity whose Exchange role does not include the cmdlet: the text is
-    ``error.message`` itself, no details (office-docs-powershell#7970)."""
+    ``error.message`` itself, no details (office-docs-powershell#7970). Whether it
+    carries a Bearer challenge is unknown; it does here, the harder case for a client,
+    which must not take it for a refused token."""
     return ExchangeError(
         401,
         "Unauthorized",
         f"User is not allowed to call {cmdlet}",
         exception_type=ODATA_EXCEPTION,
         details=False,
+        headers={"WWW-Authenticate": _WWW_AUTHENTICATE},
     )
 
 

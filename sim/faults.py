@@ -18,6 +18,7 @@ import asyncio
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 CONCURRENT_LIMIT_MESSAGE = (
     "You have reached the maximum number of concurrent requests per tenant. "
@@ -30,7 +31,7 @@ class FaultRule:
     """One armed fault; `remaining` None means until cleared."""
 
     # throttle | throttle_without_retry_after | unavailable | concurrent_limit | fail | slow
-    # | partial_errors | warnings_only (these two answer 200: see FaultHit.extra)
+    # | refused_token | partial_errors | warnings_only (these two answer 200: see FaultHit.extra)
     kind: str
     remaining: int | None
     status: int = 0
@@ -141,7 +142,7 @@ class Faults:
     #   after       let this many matching requests through first
     #               (only_paged=True, after=1 -> the 3rd page fails)
     #   service     "exchange"; later Graph modules use their own name
-    #   tenant      (throttle, slow) only this tenant's InvokeCommand requests: one
+    #   tenant      (throttle, slow, refuse_token) only this tenant's InvokeCommand requests: one
     #               faulty tenant among many healthy ones
 
     def throttle(
@@ -236,6 +237,19 @@ class Faults:
             exception_type=exception_type,
             only_paged=only_paged, cmdlet=cmdlet, service=service, after=after,
         )  # fmt: skip
+
+    def refuse_token(
+        self,
+        times: int | None = 1,
+        message: str = "The bearer token is not valid: it was revoked or has expired.",
+        **match: Any,
+    ) -> FaultRule:
+        """401 with ``WWW-Authenticate: Bearer ..., error="invalid_token"``, whatever token
+        the request carries, fresh or not: a token Exchange no longer takes (consent
+        revoked, a clock off, Conditional Access). times=None: until cleared. ``match``:
+        the matching options above (only_paged, cmdlet, after, service, tenant)."""
+        options: dict[str, Any] = {"only_paged": False, "cmdlet": None, "service": "exchange", "after": 0}
+        return self._arm("refused_token", times, status=401, message=message, **{**options, **match})
 
     def partial_errors(
         self,
@@ -396,6 +410,8 @@ _STATUS_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: 
 
 
 def _hit_for(rule: FaultRule) -> FaultHit:
+    if rule.kind == "refused_token":
+        return FaultHit(rule.kind, 401, None, rule.message or "", "Unauthorized")
     if rule.kind == "fail":
         code = _STATUS_CODES.get(rule.status, "Error")
         return FaultHit(
