@@ -61,6 +61,11 @@ class ExchangePermissionError(ExchangeError, ClientAuthenticationError):
     """401/403 from Exchange: the identity lacks the app role or an Exchange role."""
 
 
+class ExchangeTokenRefusedError(ExchangePermissionError):
+    """401 to a token renewed for the request: Exchange refused the token it had and a
+    new one from the credential, so the token itself is not taken, not a role missing."""
+
+
 class ExchangeNotFoundError(ExchangeError, ResourceNotFoundError):
     """Not found: unknown tenant, or an identity that does not exist (or not yet)."""
 
@@ -201,16 +206,34 @@ def permission_hint(status: int, text: str, cmdlet: str) -> str:
     )
 
 
-def raise_for(response: Any, cmdlet: str, tenant: str) -> None:
+# What refuses a token that was just issued: the questions to ask, in the order they
+# are most often the answer for an unattended identity.
+REFUSED_AGAIN_HINT = (
+    "Exchange Online refused a fresh token too: the identity was asked for a new token "
+    "(not the cached one) and the request sent once more, and that token was refused as "
+    "well, so the token itself is not accepted (this is not a missing Exchange role). "
+    "Check: the clock of the machine this runs on (token times are checked against it); "
+    "whether admin consent or the Exchange.ManageAsApp app role of the identity was "
+    "revoked or removed (for a customer tenant: that tenant's consent); whether a "
+    "Conditional Access policy for workload identities blocks the identity; and that "
+    "the token is for this tenant."
+)
+
+
+def raise_for(response: Any, cmdlet: str, tenant: str, *, token_renewed: bool = False) -> None:
     """Raise the typed error for a non-2xx answer, with the service's text and the
-    request's ``client-request-id`` (what support asks for)."""
+    request's ``client-request-id`` (what support asks for). ``token_renewed``: the
+    answer refused a token renewed for this request (token_renewal.refuses_token)."""
     status = response.status_code
     said = error_text(status, response.body())
     message = said.text
     request_id = response.request.headers.get("client-request-id", "")
     full = f"{cmdlet} for tenant {tenant} failed (HTTP {status}): {message}"
     cls: type[ExchangeError]
-    if said.not_found:
+    if token_renewed:
+        cls = ExchangeTokenRefusedError
+        full = f"{full.rstrip('.')}. {REFUSED_AGAIN_HINT}"
+    elif said.not_found:
         cls = ExchangeNotFoundError  # the exception type decides, whatever the status
     elif status in (401, 403):
         cls = ExchangePermissionError

@@ -7,7 +7,8 @@ paging by re-POSTing the same body to ``@odata.nextLink`` (or ``odata.nextLink``
 ``$batch`` for many small calls. Built on azure-core's async pipeline the way its own
 clients are, policies made from the client's keyword arguments: a fresh
 ``client-request-id`` per call, retry honouring ``Retry-After``, the bearer-token
-policy (one cached token: which is why a transport serves one tenant), tracing, and
+policy (one cached token: which is why a transport serves one tenant; a token
+Exchange refuses is renewed once per request, token_renewal.py), tracing, and
 HTTP logging (which redacts ``Authorization``; bodies are never logged).
 
 From the 2026-12 audit (team reference, "Corrections found in the 2026-12 audit"):
@@ -26,7 +27,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import quote, urljoin, urlsplit
 
 from azure.core import AsyncPipelineClient
@@ -34,7 +35,6 @@ from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import AzureError, ClientAuthenticationError, IncompleteReadError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 from azure.core.pipeline.policies import (
-    AsyncBearerTokenCredentialPolicy,
     AsyncHTTPPolicy,
     DistributedTracingPolicy,
     HeadersPolicy,
@@ -55,6 +55,7 @@ from shared.adapters.exchange_errors import (
     split_cmdlet_error,
 )
 from shared.adapters.pipeline import JitteredRetryPolicy, user_agent_policy
+from shared.adapters.token_renewal import RenewingBearerTokenPolicy, refuses_token, was_renewed
 from shared.core.validation import is_loopback
 
 EXCHANGE_SCOPE = "https://outlook.office365.com/.default"
@@ -149,7 +150,7 @@ def exchange_policies(
         RequestIdPolicy(**{"request_id_header_name": REQUEST_ID_HEADER, **kwargs}),
         kwargs.get("retry_policy") or ExchangeRetryPolicy(**kwargs),
         kwargs.get("authentication_policy")
-        or AsyncBearerTokenCredentialPolicy(credential, EXCHANGE_SCOPE, **kwargs),
+        or RenewingBearerTokenPolicy(credential, EXCHANGE_SCOPE, **kwargs),
         BatchAuthorizationPolicy(),
         DistributedTracingPolicy(**kwargs),
         logging_policy,
@@ -289,13 +290,20 @@ class ExchangeTransport:
         refused before anything is sent there."""
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = await self._client.send_request(
-                    request, enforce_https=self._enforce_https, **kwargs
+                # The pipeline's response, for its context: whether the token was renewed.
+                # azure-core's own pollers ask for it this way.
+                answered = await self._client.send_request(
+                    request, enforce_https=self._enforce_https, _return_pipeline_response=True, **kwargs
                 )
             except ClientAuthenticationError as exc:
                 # send_request never raises for an HTTP status: this came from the
-                # credential, before anything reached Exchange.
+                # credential, before anything reached Exchange (or when asked for a new
+                # token after Exchange refused the one it had).
                 raise ExchangeTokenError(self.tenant_id, exc) from exc
+            pipeline_response = cast(PipelineResponse[HttpRequest, AsyncHttpResponse], answered)
+            response = pipeline_response.http_response
+            if was_renewed(pipeline_response) and refuses_token(response):
+                raise_for(response, what, self.tenant_id, token_renewed=True)
             location = response.headers.get("Location")
             if response.status_code not in REDIRECTS or not location:
                 return response

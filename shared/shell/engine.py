@@ -14,7 +14,11 @@ from datetime import datetime
 
 from azure.core.exceptions import AzureError
 
-from shared.adapters.exchange_errors import ExchangePermissionError, ExchangeTokenError
+from shared.adapters.exchange_errors import (
+    ExchangePermissionError,
+    ExchangeTokenError,
+    ExchangeTokenRefusedError,
+)
 from shared.core.fixed import after_remediation
 from shared.core.grant_delay import http_status, with_grant_delay
 from shared.core.limits import PARALLEL_TENANTS
@@ -213,6 +217,9 @@ def _describe(exc: AzureError, service: str | None = None) -> str:
     if isinstance(exc, ExchangeTokenError):
         # The identity gave no token: nothing reached Exchange.
         return f"could not get a token for Exchange Online from the identity: {text}"
+    if isinstance(exc, ExchangeTokenRefusedError):
+        # A new token was got and sent, and refused too: not a missing role.
+        return f"Exchange Online refused a fresh token: {text}"
     if isinstance(exc, ExchangePermissionError):
         # A token was sent and Exchange said no: a missing app role or Exchange role.
         return f"Exchange Online refused access: {text}"

@@ -81,10 +81,54 @@ async def test_a_token_that_expires_mid_scan_is_renewed_and_the_scan_completes(s
     assert all(r.status == 200 for r in sim.requests if "/adminapi/" in r.path)
 
 
-async def test_a_token_the_service_stops_taking_mid_scan_is_could_not_check(sim, tenant_id, monkeypatch):
+def _exchange_requests(sim) -> list:
+    return [r for r in sim.requests if "/adminapi/" in r.path]
+
+
+async def test_a_token_the_service_stops_taking_mid_scan_is_renewed_once_and_the_scan_completes(
+    sim, tenant_id, monkeypatch
+):
     here = await drifted(sim, tenant_id, monkeypatch)
     # While page 1 is in flight Exchange stops taking every token issued so far (a
-    # revoked grant, a clock off): page 2 is refused.
+    # revoked session, a clock off): page 2 is refused, a token past the cache is asked
+    # for, and page 2 is sent again with it.
     sim.faults.slow(1.0, times=1, cmdlet="Get-CASMailbox")
     result = await here.check_while(sim.expire_tokens)
-    await assert_could_not_check_and_nothing_changed(here, result, "401")
+    assert result.status is Status.COMPLIANT and result.mailboxes_scanned == 1500, result.error
+    assert len(result.fixed) == 1 and await here.open_findings() == 0
+    requests = _exchange_requests(sim)
+    refused = [i for i, r in enumerate(requests) if r.status == 401]
+    assert len(refused) == 1, [(r.cmdlet, r.status) for r in requests]
+    again = requests[refused[0] + 1]  # the same page, once, with the new token
+    assert (again.cmdlet, again.query, again.status) == ("Get-CASMailbox", requests[refused[0]].query, 200)
+    # Every token minted before the fault was expired, so the 200 carried a new one.
+
+
+async def test_a_fresh_token_refused_too_is_could_not_check_saying_so_not_a_missing_role(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    sim.faults.refuse_token(times=None, only_paged=True)  # page 2 on: every token, fresh or not
+    result = await here.check()
+    sim.faults.clear()
+    await assert_could_not_check_and_nothing_changed(here, result, "Exchange Online refused a fresh token")
+    error = result.error or ""
+    assert "clock" in error and "consent" in error and "Conditional Access" in error
+    assert "Missing grant" not in error and "this is not a missing Exchange role" in error
+    # Renewed once, not in a loop: page 2 was sent twice, both refused.
+    paged = [r for r in _exchange_requests(sim) if "$skiptoken" in r.query]
+    assert [r.status for r in paged] == [401, 401]
+
+
+async def test_a_missing_role_401_names_the_role_and_is_not_retried_with_a_new_token(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    here.tenant.exchange_role = False  # 401 "User is not allowed to call", with a Bearer challenge
+    result = await here.check()
+    await assert_could_not_check_and_nothing_changed(here, result, "Missing grant: an Exchange role")
+    assert "refused a fresh token" not in (result.error or "")
+    requests = _exchange_requests(sim)
+    assert requests and all(r.status == 401 for r in requests)
+    sent = [(r.cmdlet, tuple(sorted(r.query.items()))) for r in requests]
+    assert len(sent) == len(set(sent)), sent  # each request once: no renewal, no retry
