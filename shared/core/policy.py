@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from shared.core import commands
+from shared.core.accounts import AccountIndex
 from shared.core.basic_auth import BASIC_AUTH_OFF, BASIC_AUTH_OFF_SOURCE, BASIC_AUTH_OFF_TEXT, what_to_do
 from shared.core.model import (
     Evidence,
@@ -244,13 +245,9 @@ def _basic_auth_exceptions(
         keys = {f"{FindingKind.EXCEPTION_USES_BASIC_AUTH}:{m.guid.lower()}" for _, m in candidates}
         return [f for f in previous if f.kind is FindingKind.EXCEPTION_USES_BASIC_AUTH and f.key in keys]
     findings = []
+    accounts = AccountIndex(evidence.users)
     for exc, mailbox in candidates:
-        address, ident = mailbox.address.lower(), (mailbox.external_id or "").lower()
-        used = [
-            u
-            for u in evidence.users
-            if u.basic and (u.user.lower() == address or (ident and u.user_id.lower() == ident))
-        ]
+        used = [u for u in accounts.of(mailbox.address, mailbox.external_id) if u.basic]
         if not used:
             continue
         count = sum(u.sign_ins for u in used)

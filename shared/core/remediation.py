@@ -43,8 +43,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from shared.core import commands
+from shared.core.accounts import AccountIndex
 from shared.core.model import (
     Action,
     ActionKind,
@@ -104,14 +106,6 @@ def _who(sign_ins: Sequence[SignInEvidence], limit: int = 5) -> str:
     ]
     more = f" and {len(sign_ins) - limit} more" if len(sign_ins) > limit else ""
     return "; ".join(shown) + more
-
-
-def _users_of(
-    address: str, external_id: str | None, sign_ins: Iterable[SignInEvidence]
-) -> list[SignInEvidence]:
-    """Sign-ins by one mailbox's user: by UPN (usually the address) or Entra object id."""
-    address, ident = address.lower(), (external_id or "").lower()
-    return [s for s in sign_ins if s.user.lower() == address or (ident and s.user_id.lower() == ident)]
 
 
 def _org_users(observed: Observation, sign_ins: Sequence[SignInEvidence]) -> list[SignInEvidence]:
@@ -202,6 +196,11 @@ class PlanContext:
             first_seen=first_seen or {},
             remediate_since=remediate_since,
         )
+
+    @cached_property
+    def accounts(self) -> AccountIndex[SignInEvidence]:
+        """The sign-ins by account: each mailbox action looks its user up here."""
+        return AccountIndex(self.sign_ins)
 
     def mailbox(self, action: Action) -> MailboxSetting | None:
         """The observed mailbox a mailbox action names (None: not seen, or an org action)."""
@@ -339,7 +338,8 @@ def mailbox_user_used_smtp_auth(action: Action, context: PlanContext, budget: Bu
     mailbox = context.mailbox(action)
     if mailbox is None:
         return None  # the org switch has its own guards; an unseen mailbox is refused earlier
-    users = _users_of(action.target, mailbox.external_id, context.sign_ins)
+    # Sign-ins by the mailbox's user: by UPN (usually the address) or Entra object id.
+    users = context.accounts.of(action.target, mailbox.external_id)
     if not users:
         return None
     if action.finding_kind is FindingKind.MAILBOX_EXCEPTION_EXPIRED:
