@@ -177,8 +177,12 @@ async def drain_all(
     *,
     workers: int = 4,
     timeout_s: float = 5.0,
+    poison_timeout_s: float = 5.0,
 ) -> HostLog:
-    """The check queue with ``workers`` instances, then its poison queue, as the host would."""
+    """The check queue with ``workers`` instances, then its poison queue, as the host
+    would. ``timeout_s`` is the check function's (a test that wants checks to time out
+    makes it short); the poison function keeps its own, so a loaded machine cannot
+    time out the one invocation meant to finish."""
     log = HostLog()
     async with QueueHost(
         connection_string, queue, functions["check_tenant"], name="check_tenant", timeout_s=timeout_s, log=log
@@ -189,7 +193,7 @@ async def drain_all(
         queue + "-poison",
         functions["check_given_up"],
         name="check_given_up",
-        timeout_s=timeout_s,
+        timeout_s=poison_timeout_s,
         poison=False,
         log=log,
     ) as host:
