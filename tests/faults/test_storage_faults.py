@@ -4,14 +4,68 @@ back records what is there and tells it once (docs/reliability.md)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
+import shared.shell.runtime as runtime_module
 from shared.core.model import Status
 
 from .drift import drifted
+from .outage import held_storage, until
 
 pytestmark = pytest.mark.usefixtures("app_env")
+
+
+@pytest.fixture
+async def storage(tmp_path, monkeypatch):
+    """This test's own Azurite (its data on disk) behind ports the test holds
+    throughout (tests/faults/outage.py), and Table Storage clients that give up in
+    seconds: azure-core's defaults (10 tries, 300 s per read) would stretch the
+    outage run to minutes, which is what Azure gets, not what a test can wait for."""
+    async with held_storage(tmp_path / "azurite") as held:
+        monkeypatch.setenv("AzureWebJobsStorage", held.connection_string)
+
+        def quick(location, credential):
+            return TableServiceClient.from_connection_string(
+                location.connection_string,
+                retry_total=2,
+                retry_backoff_factor=0.05,
+                retry_backoff_max=0.2,
+                connection_timeout=2,
+                read_timeout=5,
+            )
+
+        monkeypatch.setattr(runtime_module, "service_client", quick)
+        yield held
+
+
+@pytest.mark.timeout(90)
+async def test_storage_stopped_mid_run_writes_nothing_to_exchange_and_the_next_run_records(
+    sim, tenant_id, monkeypatch, storage
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    # Storage stops while page 2 is read: the check cannot take its audit row or record.
+    sim.faults.slow(1.5, times=1, only_paged=True, tenant=tenant_id)
+
+    async def stop_while_page_two_is_read() -> None:
+        await until(lambda: sim.faults.fired.get("slow"), 20, "page 2 requested")
+        await storage.stop()
+
+    during, _ = await asyncio.wait_for(asyncio.gather(here.check(), stop_while_page_two_is_read()), 45)
+    assert during.status is Status.ERROR and during.error, during  # could not check, with why
+    assert sim.set_calls == []  # no write without its audit row
+    assert here.posts() == []  # nothing could be queued, so nothing was sent
+
+    await storage.start()
+    assert await here.open_findings() == 2  # nothing recorded before the outage was lost
+    after = await asyncio.wait_for(here.check(), 30)
+    assert after.status is Status.COMPLIANT and len(after.fixed) == 1  # page 1's rogue, fixed now
+    assert len([c for c in sim.set_calls if c.status == 200]) == 1
+    assert await here.open_findings() == 0
+    (told,) = here.posts()  # one message: the fix, told once
+    assert "fixed" in told.lower(), told
 
 
 @pytest.mark.parametrize("table", ["Runs", "Audit"])
