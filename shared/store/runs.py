@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
-from azure.data.tables import TransactionOperation
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableErrorCode, TableTransactionError, TransactionOperation
 from azure.data.tables.aio import TableClient
 
 from shared.core.basic_auth import BasicAuthPolicy
@@ -194,7 +196,7 @@ class HistoryStore:
             ops.append(
                 (TransactionOperation.DELETE, {"PartitionKey": tenant, "RowKey": row_key_for(finding.key)})
             )
-        await _submit(self._findings, ops)
+        await _submit_findings(self._findings, ops)
 
         events = [
             {
@@ -231,6 +233,23 @@ class HistoryStore:
         """The last finding changes, newest first."""
         table = self._events.table_name
         return [FindingEvent.of(entity, table) for entity in await newest_rows(self._events, tenant, limit)]
+
+
+async def _submit_findings(table: TableClient, ops: Sequence[Any]) -> None:
+    """The open-findings changes of a run. A row this run resolves may be gone already:
+    a run that overlapped this one (a CLI check beside the timer) resolved it first.
+    A transaction fails whole on one missing row, so then the writes go again as a
+    transaction and each delete alone, a missing row being what the delete wanted."""
+    try:
+        await _submit(table, ops)
+    except TableTransactionError as exc:
+        if getattr(exc, "error_code", None) != TableErrorCode.RESOURCE_NOT_FOUND:
+            raise
+        await _submit(table, [op for op in ops if op[0] != TransactionOperation.DELETE])
+        for op in ops:
+            if op[0] == TransactionOperation.DELETE:
+                with suppress(ResourceNotFoundError):
+                    await table.delete_entity(op[1]["PartitionKey"], op[1]["RowKey"])
 
 
 async def _submit(table: TableClient, ops: Iterable[Any]) -> None:
