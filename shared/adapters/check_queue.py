@@ -20,6 +20,7 @@ from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
 from shared.core.fanout import CheckMessage
+from shared.store.tables import STORAGE_PIPELINE
 
 POISON_SUFFIX = "-poison"  # the host's name for where it moves a message it gave up on
 # A message not picked up within a day is stale: the next ticks enqueue the tenant
@@ -43,7 +44,11 @@ def queue_client(location: QueueLocation, name: str, credential: AsyncTokenCrede
     encode, decode = TextBase64EncodePolicy(), TextBase64DecodePolicy()
     if location.connection_string:
         return QueueClient.from_connection_string(
-            location.connection_string, name, message_encode_policy=encode, message_decode_policy=decode
+            location.connection_string,
+            name,
+            message_encode_policy=encode,
+            message_decode_policy=decode,
+            **STORAGE_PIPELINE,
         )
     if not location.queue_endpoint:
         raise ValueError(
@@ -56,6 +61,7 @@ def queue_client(location: QueueLocation, name: str, credential: AsyncTokenCrede
         credential=credential,
         message_encode_policy=encode,
         message_decode_policy=decode,
+        **STORAGE_PIPELINE,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -50,15 +50,28 @@ class StorageLocation(Protocol):
     def table_endpoint(self) -> str | None: ...
 
 
+# Bounded retries for Table Storage and the queue. azure-core's defaults (10 tries,
+# 300 s per read) would let one storage endpoint that accepts and never answers hold
+# a run past the function's 10-minute timeout, and a run stopped by the host records
+# nothing. With these a dead request ends within about two minutes, and the run says
+# "could not record" while it still can. Table operations finish server-side within
+# 30 s, so a healthy answer is never cut off.
+STORAGE_PIPELINE: dict[str, Any] = {
+    "connection_timeout": 10,
+    "read_timeout": 30,
+    "retry_total": 3,
+}
+
+
 def service_client(storage: StorageLocation, credential: AsyncTokenCredential) -> TableServiceClient:
     """Azurite or a connection string as given; otherwise the identity-based endpoint
     with the same credential as everything else (no account key anywhere)."""
     if storage.connection_string:
-        return TableServiceClient.from_connection_string(storage.connection_string)
+        return TableServiceClient.from_connection_string(storage.connection_string, **STORAGE_PIPELINE)
     if not storage.table_endpoint:
         # StorageSettings.from_env() never builds this; a caller that did made a bug.
         raise ValueError("no table endpoint configured")
-    return TableServiceClient(storage.table_endpoint, credential=credential)
+    return TableServiceClient(storage.table_endpoint, credential=credential, **STORAGE_PIPELINE)
 
 
 # Tables known to exist, per storage endpoint, for the life of the process: a
