@@ -53,13 +53,14 @@ async def msi_token(request: web.Request) -> web.Response:
         # Same outcome as a wrong AZURE_CLIENT_ID for a user-assigned identity, in the
         # platform's words (it does not say which id it could not find).
         return identity_error_response(400, UNKNOWN_IDENTITY)
-    token, issued = state.tokens.mint(resource, client_id, state.token_lifetime_s, state.identity_tenant_id())
+    audience = state.identity_audience or resource
+    token, issued = state.tokens.mint(audience, client_id, state.token_lifetime_s, state.identity_tenant_id())
     request[RECORD_KEY].parameters = {"resource": resource, "client_id": client_id}
     return web.json_response(
         {
             "access_token": token,
             "expires_on": str(int(issued.expires_on)),
-            "resource": resource,
+            "resource": audience,
             "token_type": "Bearer",
             "client_id": client_id,
         }

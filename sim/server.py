@@ -390,6 +390,15 @@ class SimServer:
         return self._state.default_client_id
 
     @property
+    def identity_audience(self) -> str | None:
+        """The audience every managed-identity token is minted for (None: as asked)."""
+        return self._state.identity_audience
+
+    @identity_audience.setter
+    def identity_audience(self, value: str | None) -> None:
+        self._state.identity_audience = value
+
+    @property
     def token_lifetime_s(self) -> float:
         return self._state.token_lifetime_s
 

@@ -48,6 +48,10 @@ class SimState:
     # The tenant the managed identity lives in: the MI endpoint issues its tokens
     # there (the protocol names no tenant). None = the first tenant registered.
     identity_tenant: str | None = None
+    # Every token the managed identity endpoint mints is for this audience, whatever
+    # was asked (a broken token proxy or cache): what the service does with a token
+    # for the wrong audience. None = the resource asked for.
+    identity_audience: str | None = None
     # Graph sign-in logs, per tenant: Graph answers for the token's tenant.
     # graph_premium=False is a tenant without Entra ID P1 (403 on sign-in logs).
     sign_ins: SignInLog = field(default_factory=SignInLog)

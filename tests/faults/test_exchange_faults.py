@@ -120,6 +120,21 @@ async def test_a_fresh_token_refused_too_is_could_not_check_saying_so_not_a_miss
     assert [r.status for r in paged] == [401, 401]
 
 
+async def test_a_token_for_another_audience_is_refused_by_exchange_and_is_could_not_check(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    sim.expire_tokens()  # the cached token goes: the next one is minted wrong
+    sim.identity_audience = "https://graph.microsoft.com"  # every token, whatever was asked
+    try:
+        result = await here.check()
+    finally:
+        sim.identity_audience = None
+    await assert_could_not_check_and_nothing_changed(here, result, "refused")
+    # Exchange's own reason reaches the person reading the result: the audience is wrong.
+    assert "https://graph.microsoft.com" in (result.error or ""), result.error
+
+
 async def test_a_missing_role_401_names_the_role_and_is_not_retried_with_a_new_token(
     sim, tenant_id, monkeypatch
 ):
