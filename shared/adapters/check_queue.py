@@ -20,7 +20,7 @@ from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 
 from shared.core.fanout import CheckMessage
-from shared.store.tables import STORAGE_PIPELINE
+from shared.core.limits import STORAGE_PIPELINE
 
 POISON_SUFFIX = "-poison"  # the host's name for where it moves a message it gave up on
 # A message not picked up within a day is stale: the next ticks enqueue the tenant

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,18 @@ TOKEN_EXCHANGE_AUDIENCES = (
     "api://AzureADTokenExchangeChina",
 )
 DEFAULT_TOKEN_EXCHANGE_AUDIENCE = TOKEN_EXCHANGE_AUDIENCES[0]
+
+
+# Bounded retries for Table Storage and the queue. azure-core's defaults (10 tries,
+# 300 s per read) would let one storage endpoint that accepts and never answers hold
+# a run past the function's 10-minute timeout, and a run stopped by the host records
+# nothing. With these a dead request ends within about two minutes, and the run says
+# "could not record" while it still can. Table operations finish server-side within
+# 30 s, so a healthy answer is never cut off.
+STORAGE_PIPELINE: Mapping[str, Any] = MappingProxyType(
+    {
+        "connection_timeout": 10,
+        "read_timeout": 30,
+        "retry_total": 3,
+    }
+)

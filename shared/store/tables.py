@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
 from azure.data.tables.aio import TableServiceClient
+
+from shared.core.limits import STORAGE_PIPELINE
 
 
 @dataclass(frozen=True)
@@ -48,19 +50,6 @@ class StorageLocation(Protocol):
 
     @property
     def table_endpoint(self) -> str | None: ...
-
-
-# Bounded retries for Table Storage and the queue. azure-core's defaults (10 tries,
-# 300 s per read) would let one storage endpoint that accepts and never answers hold
-# a run past the function's 10-minute timeout, and a run stopped by the host records
-# nothing. With these a dead request ends within about two minutes, and the run says
-# "could not record" while it still can. Table operations finish server-side within
-# 30 s, so a healthy answer is never cut off.
-STORAGE_PIPELINE: dict[str, Any] = {
-    "connection_timeout": 10,
-    "read_timeout": 30,
-    "retry_total": 3,
-}
 
 
 def service_client(storage: StorageLocation, credential: AsyncTokenCredential) -> TableServiceClient:

@@ -9,8 +9,9 @@ import pytest
 from azure.core.credentials import AccessToken
 
 from shared.adapters.check_queue import queue_client
+from shared.core.limits import STORAGE_PIPELINE
 from shared.shell.settings import StorageSettings
-from shared.store.tables import STORAGE_PIPELINE, service_client
+from shared.store.tables import service_client
 
 AZURITE = StorageSettings(connection_string="UseDevelopmentStorage=true")
 BY_IDENTITY = StorageSettings(
