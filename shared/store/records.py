@@ -289,7 +289,7 @@ class AuditRecord:
     row_key: str
     at: datetime
     run_id: str
-    source: str  # "remediation", or "plan" for `plan`
+    source: str  # "remediation", or "settle" for an interrupted run's outcome (`plan` writes none)
     action: ActionKind
     target: str
     mailbox_guid: str | None
