@@ -43,6 +43,7 @@ async def record_requests(request: web.Request, handler: Handler) -> web.StreamR
     """Record every request with the status it got, whatever the handler did."""
     state = request.app[STATE_KEY]
     record = RequestRecord.start(request)
+    state.recorder.stamp(record)
     request[RECORD_KEY] = record
     try:
         response = await handler(request)

@@ -157,6 +157,7 @@ async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: An
         headers={},
         bearer=bool(item_auth) and item_auth.lower().startswith("bearer "),  # the item's own
         tenant=tenant.tenant_id,
+        generation=request[RECORD_KEY].generation,  # the $batch request's arrival
     )
     try:
         cmdlet, params = _parse_sub(sub, url, tenant)

@@ -34,6 +34,10 @@ class RequestRecord:
     token_tenant: str | None = None
     token_client: str | None = None
     at: float = field(default_factory=time.time)
+    # The recorder's generation when the request arrived: a request that outlives a
+    # reset (a slow fault still sleeping when the next test starts) is not recorded
+    # into the next test's list.
+    generation: int | None = None
 
     @classmethod
     def start(cls, request: web.Request) -> RequestRecord:
@@ -65,9 +69,17 @@ class Recorder:
         self._requests: list[RequestRecord] = []
         self._set_calls: list[RequestRecord] = []
         self._token_requests = 0
+        self._generation = 0
+
+    def stamp(self, record: RequestRecord) -> None:
+        """Mark a record as arriving now, in the current generation."""
+        with self._lock:
+            record.generation = self._generation
 
     def add(self, record: RequestRecord) -> None:
         with self._lock:
+            if record.generation is not None and record.generation != self._generation:
+                return  # it arrived before the last reset: not this list's request
             self._requests.append(record)
             if record.is_set:
                 self._set_calls.append(record)
@@ -96,3 +108,4 @@ class Recorder:
             self._requests.clear()
             self._set_calls.clear()
             self._token_requests = 0
+            self._generation += 1

@@ -111,6 +111,24 @@ def test_slow(fresh_sim: SimServer, exo: ExoClient) -> None:
     assert fresh_sim.faults.pending == []
 
 
+def test_a_request_that_outlives_a_reset_is_not_recorded_after_it(
+    fresh_sim: SimServer, exo: ExoClient
+) -> None:
+    """A slow request still in flight when the next test resets the records (the next
+    test's fixture does) must not appear in that test's list when it finally ends."""
+    fresh_sim.faults.slow(0.5, times=1)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        late = pool.submit(exo.invoke, "Get-TransportConfig")
+        deadline = time.monotonic() + 5
+        while fresh_sim.faults.fired.get("slow") != 1:  # it has arrived and is sleeping
+            assert time.monotonic() < deadline, "the slow request never arrived"
+            time.sleep(0.01)
+        fresh_sim.reset_records()
+        assert exo.invoke("Get-CASMailbox").status == 200
+        assert late.result().status == 200
+    assert [r.cmdlet for r in fresh_sim.requests] == ["Get-CASMailbox"]
+
+
 def test_latency_model(fresh_sim: SimServer, exo: ExoClient) -> None:
     fresh_sim.faults.latency(per_request_ms=0, per_kb_ms=0.1)
     started = time.perf_counter()
