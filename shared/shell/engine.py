@@ -37,7 +37,7 @@ from shared.core.model import (
 from shared.core.policy import ExceptionIndex, evaluate, needs_usage_evidence, status_of
 from shared.notify.text import MAX_NOTE, one_line
 from shared.shell.ports import ExchangeReader, Services, TenantReaders
-from shared.shell.unreachable import EXCHANGE, describe, is_connection_error
+from shared.shell.unreachable import EXCHANGE, TABLES, describe, is_connection_error
 from shared.store.tables import forget_tables, is_missing_table
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,9 @@ async def check_tenants(
             except Exception as exc:  # e.g. history storage down: report, go on
                 log.exception("tenant %s: check failed", _shown(load.tenant_id))
                 why = f"{type(exc).__name__}: {exc}"
-                if is_missing_table(exc):
+                if is_connection_error(exc):  # Exchange's are answered above: this is storage's
+                    why = describe(TABLES.format(setting=services.settings.storage.setting), exc)
+                elif is_missing_table(exc):
                     forget_tables()
                     why = (
                         f"a table of the app was deleted while it runs; it is created again next run ({why})"

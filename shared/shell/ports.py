@@ -147,13 +147,13 @@ class Services(Protocol):
     def remediator(self) -> Remediation: ...
     @property
     def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 class CycleServices(Services, Protocol):
-    """A check's edges plus the notifier and the settings: what run_cycle() needs."""
+    """A check's edges plus the notifier and the health store: what run_cycle() needs."""
 
-    @property
-    def settings(self) -> Settings: ...
     @property
     def notifier(self) -> NotificationQueue: ...
     @property

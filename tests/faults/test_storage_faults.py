@@ -55,6 +55,7 @@ async def test_storage_stopped_mid_run_writes_nothing_to_exchange_and_the_next_r
 
     during, _ = await asyncio.wait_for(asyncio.gather(here.check(), stop_while_page_two_is_read()), 45)
     assert during.status is Status.ERROR and during.error, during  # could not check, with why
+    assert "Table Storage at AzureWebJobsStorage" in during.error, during.error  # and where to look
     assert sim.set_calls == []  # no write without its audit row
     assert here.posts() == []  # nothing could be queued, so nothing was sent
 
