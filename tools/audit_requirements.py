@@ -3,14 +3,18 @@
 pip-audit reads its vulnerability data from PyPI's JSON API. Where that API cannot be
 reached (a machine behind a registry mirror that serves only the package index), an
 audit would report every dependency "not found on PyPI" and prove nothing, so the
-step says so and passes; wherever the data is there it fails closed: a known
-vulnerability, or a dependency that could not be audited, fails lint. A finding that
-does not apply is listed in IGNORED with the date it was looked at and why.
+step says so and passes, unless ``SMTPAUTH_AUDIT_REQUIRED=1`` (a CI with PyPI's API
+sets it, so an outage there fails instead of passing quietly); wherever the data is
+there it fails closed: a known vulnerability, a dependency that could not be
+audited, or a pin the report does not mention fails lint. A finding that does not
+apply is listed in IGNORED with the date it was looked at and why.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -34,14 +38,27 @@ class Verdict:
     lines: tuple[str, ...]
 
 
-def first_pin(text: str) -> tuple[str, str]:
-    """The first ``name==version`` of a requirements file."""
+def pins(text: str) -> list[tuple[str, str]]:
+    """Every ``name==version`` of a requirements file, names normalised (PEP 503)."""
+    found = []
     for line in text.splitlines():
-        spec = line.split("#", 1)[0].strip()
+        spec = line.split("#", 1)[0].split(";", 1)[0].strip()
         if "==" in spec:
             name, version = spec.split("==", 1)
-            return name.strip(), version.strip()
-    raise ValueError("requirements.txt pins nothing (name==version)")
+            found.append((_normal(name.split("[", 1)[0]), version.strip()))
+    return found
+
+
+def first_pin(text: str) -> tuple[str, str]:
+    """The first ``name==version`` of a requirements file."""
+    found = pins(text)
+    if not found:
+        raise ValueError("requirements.txt pins nothing (name==version)")
+    return found[0]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def data_reachable(name: str, version: str, timeout_s: float = 15.0) -> bool:
@@ -55,11 +72,19 @@ def data_reachable(name: str, version: str, timeout_s: float = 15.0) -> bool:
         return False
 
 
-def judge(report: Mapping[str, Any], ignored: Mapping[str, tuple[str, str]] = IGNORED) -> Verdict:
-    """Pass only if every dependency was audited and none has a vulnerability that is
-    not ignored (pip-audit's JSON report)."""
+def judge(
+    report: Mapping[str, Any],
+    ignored: Mapping[str, tuple[str, str]] = IGNORED,
+    pinned: Sequence[tuple[str, str]] = (),
+) -> Verdict:
+    """Pass only if every dependency was audited, every pin is in the report (an empty
+    or cut report proves nothing) and none has a vulnerability that is not ignored
+    (pip-audit's JSON report)."""
     problems: list[str] = []
-    for dep in report.get("dependencies", []):
+    dependencies = report.get("dependencies", [])
+    seen = {_normal(str(dep.get("name", ""))) for dep in dependencies}
+    problems += [f"{name} {version}: not in the report" for name, version in pinned if name not in seen]
+    for dep in dependencies:
         where = f"{dep['name']} {dep.get('version', '')}".strip()
         if "skip_reason" in dep:
             problems.append(f"{where}: not audited ({dep['skip_reason']})")
@@ -73,9 +98,17 @@ def judge(report: Mapping[str, Any], ignored: Mapping[str, tuple[str, str]] = IG
     return Verdict(True, ("pip-audit: no known vulnerability in requirements.txt",))
 
 
-def main(argv: Sequence[str] = ()) -> int:
+def main(argv: Sequence[str] = (), env: Mapping[str, str] = os.environ) -> int:
+    pinned = pins(REQUIREMENTS.read_text())
     name, version = first_pin(REQUIREMENTS.read_text())
     if not data_reachable(name, version):
+        if env.get("SMTPAUTH_AUDIT_REQUIRED", "").strip() == "1":
+            print(
+                "pip-audit: FAILED, PyPI's vulnerability data (its JSON API) cannot be reached "
+                "and SMTPAUTH_AUDIT_REQUIRED=1 says the audit must run",
+                file=sys.stderr,
+            )
+            return 1
         print(
             "pip-audit: SKIPPED, PyPI's vulnerability data (its JSON API) cannot be reached from "
             "this machine; the audit runs, and fails closed, where it can (docs/security.md)"
@@ -91,7 +124,7 @@ def main(argv: Sequence[str] = ()) -> int:
     except ValueError:
         print(f"pip-audit failed (exit {done.returncode}):\n{done.stderr.strip()}", file=sys.stderr)
         return 1
-    verdict = judge(report)
+    verdict = judge(report, pinned=pinned)
     print("\n".join(verdict.lines), file=sys.stdout if verdict.ok else sys.stderr)
     return 0 if verdict.ok else 1
 
