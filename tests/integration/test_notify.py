@@ -379,6 +379,41 @@ async def test_a_mail_refusal_no_retry_can_cure_is_given_up_at_once_with_its_fix
         assert await svc.notifier.outbox.undelivered(tenant_id) == []  # reported once
 
 
+@pytest.mark.parametrize("status", [400, 413])
+@pytest.mark.usefixtures("webhook")
+async def test_a_card_the_webhook_refuses_for_good_is_given_up_at_once_and_told_by_mail(
+    sim, tenant_id, caplog, status
+):
+    """400 (the trigger cannot read the post) and 413 (too large) answer the same card
+    the same way every time: one try, then the mail says so; never eight tries."""
+    domain = "refused.onmicrosoft.com"
+    tenant = drifted(sim, tenant_id, domain)
+    await watch(tenant_id, domain)
+    clock = start_clock()
+    sim.faults.fail(status, "The request content is not valid.", times=None, service="teams")
+    async with services(clock) as svc:
+        first = (await run_cycle(svc)).delivery
+        assert first.dead == [f"teams: SMTP AUTH drift found in {domain}"] and first.failed == []
+        teams = (await rows(tenant_id))["teams"]
+        assert (teams.state, teams.attempts) == (State.DEAD, 1)
+        assert f"HTTP {status}" in teams.last_error
+        assert "gave up on teams" in caplog.text
+
+        clock.advance(hours=2)  # past every backoff: nothing is tried again
+        assert (await run_cycle(svc)).delivery.dead == []
+        tenant.set_override(tenant.mailbox_at(4).guid, None)  # the drift is fixed by hand
+        clock.advance(hours=2)
+        await run_cycle(svc)
+    posts = [r for r in sim.requests if "/workflows/" in r.path]
+    assert len(posts) == 2  # the drift's card once, the resolved card once: no retry
+    drift_mail, resolved_mail = sim.sent_mails
+    assert "could not be delivered" not in drift_mail.content  # sent before the refusal
+    assert "Earlier notifications that could not be delivered (1)" in resolved_mail.content
+    async with services() as svc:
+        undelivered = await svc.notifier.outbox.undelivered(tenant_id)
+    assert [r.channel for r in undelivered] == ["teams"]  # the resolved card, refused too
+
+
 @pytest.mark.usefixtures("webhook")
 async def test_a_new_grant_is_said_to_take_hours_to_reach_the_token(sim, tenant_id):
     domain = "grant.onmicrosoft.com"
