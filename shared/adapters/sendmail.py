@@ -78,7 +78,9 @@ class MailSender:
                     self._graph().users.by_user_id(sender).send_mail.post(body, request_configuration=config)
                 )
         except TimeoutError:
-            raise DeliveryError(f"{where}: no answer within {self._timeout_s:g} s") from None
+            raise DeliveryError(
+                f"{where}: no answer within {self._timeout_s:g} s (it may have been sent)", maybe_sent=True
+            ) from None
         except APIError as exc:
             status = exc.response_status_code
             error = getattr(exc, "error", None)

@@ -166,7 +166,7 @@ class TeamsSender:
         except (ServiceRequestTimeoutError, ServiceResponseTimeoutError):
             # A post that timed out may still have arrived: a retry can repeat it.
             raise DeliveryError(
-                f"{where}: timed out after {self._timeout_s:g} s (it may have arrived)"
+                f"{where}: timed out after {self._timeout_s:g} s (it may have arrived)", maybe_sent=True
             ) from None
         except AzureError as exc:
             raise DeliveryError(f"{where}: {redact(str(exc), url)}") from None

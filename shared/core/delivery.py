@@ -51,7 +51,17 @@ class DeliveryError(Exception):
     """A send that did not go through. The message never holds a secret (no webhook
     URL, no token); ``retry_after`` is the service's Retry-After in seconds."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        maybe_sent: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent  # the same request can never succeed (e.g. 400)
+        # No answer after the request went out: it may have arrived, so a retry may be
+        # a second copy (at least once: a lost alert is worse than a repeated one).
+        self.maybe_sent = maybe_sent

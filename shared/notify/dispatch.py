@@ -33,6 +33,7 @@ from shared.notify.outbox_rules import (
     tells_ops,
     with_ops,
 )
+from shared.notify.repeat import as_possible_repeat
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
 from shared.store.runs import HistoryReader
@@ -247,6 +248,8 @@ class Notifier:
             what = f"{claimed.channel}: {claimed.title}"
             try:
                 message = with_undelivered(Message.from_json(claimed.payload), notice)
+                if claimed.maybe_sent:
+                    message = as_possible_repeat(message)
             except (ValueError, KeyError, TypeError) as exc:  # never retry a row that cannot be read
                 await self._give_up(claimed, f"unreadable message in the outbox: {exc!r}", now, done)
                 continue
@@ -265,7 +268,7 @@ class Notifier:
                     notice = _notice(dead)
                 else:
                     retry_at = next_attempt(claimed.attempts, now, exc.retry_after)
-                    await self.outbox.mark_failed(claimed, str(exc), retry_at)
+                    await self.outbox.mark_failed(claimed, str(exc), retry_at, maybe_sent=exc.maybe_sent)
                     log.warning(
                         "tenant %s: %s not sent (attempt %d), retrying from %s: %s",
                         tenant, what, claimed.attempts, retry_at.isoformat(), exc,

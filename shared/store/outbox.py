@@ -74,6 +74,7 @@ class OutboxRow:
     created_at: datetime
     last_error: str
     etag: str
+    maybe_sent: bool = False  # an earlier attempt got no answer: it may have arrived
 
     @classmethod
     def of(cls, entity: Any, table: str = "outbox") -> OutboxRow:
@@ -91,6 +92,7 @@ class OutboxRow:
             created_at=fields.moment("CreatedAt"),
             last_error=fields.text("LastError", ""),
             etag=entity.metadata["etag"],
+            maybe_sent=bool(fields.optional_boolean("MaybeSent")),
         )
 
 
@@ -275,8 +277,16 @@ class OutboxStore:
         # The payload has done its job; the title stays as the record of what was sent.
         await self._merge(row, State=str(State.SENT), SentAt=now, Payload="", LastError="")
 
-    async def mark_failed(self, row: OutboxRow, error: str, next_at: datetime) -> None:
-        await self._merge(row, LastError=error[:MAX_ERROR_CHARS], NextAttempt=next_at)
+    async def mark_failed(
+        self, row: OutboxRow, error: str, next_at: datetime, *, maybe_sent: bool = False
+    ) -> None:
+        # Once a copy may have arrived it stays so: a later refusal does not undo it.
+        await self._merge(
+            row,
+            LastError=error[:MAX_ERROR_CHARS],
+            NextAttempt=next_at,
+            MaybeSent=maybe_sent or row.maybe_sent,
+        )
 
     async def mark_dead(self, row: OutboxRow, error: str, now: datetime) -> None:
         await self._merge(row, State=str(State.DEAD), LastError=error[:MAX_ERROR_CHARS], DeadAt=now)

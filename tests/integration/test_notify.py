@@ -118,6 +118,7 @@ async def test_a_webhook_500_stays_in_the_outbox_and_is_sent_on_a_later_run(sim,
         later = (await run_cycle(svc)).delivery
         assert [s.split(":")[0] for s in later.sent] == ["teams"]
     assert len(sim.teams_posts) == 1 and len(sim.sent_mails) == 1
+    assert "Sent again" not in card_text(sim.teams_posts[0].card)  # a 500 is an answer: not a repeat
     assert "retrying from" in caplog.text
 
 
@@ -184,7 +185,12 @@ async def test_a_timed_out_post_is_retried_later(sim, tenant_id):
         if len([r for r in sim.requests if "/workflows/" in r.path]) == 2:
             break
         await asyncio.sleep(0.1)
+    # Exactly once cannot be promised for a post that got no answer; what can: one
+    # repeat at most, and the repeat says it may be one, so nobody takes it for news.
     assert 1 <= len(sim.teams_posts) <= 2
+    repeat = [card_text(p.card) for p in sim.teams_posts if "Sent again" in card_text(p.card)]
+    assert len(repeat) == 1 and "this is the same notification, not a new event" in repeat[0]
+    assert (await rows(tenant_id))["teams"].state is State.SENT
 
 
 @pytest.mark.usefixtures("webhook")
