@@ -220,6 +220,14 @@ REFUSED_AGAIN_HINT = (
 )
 
 
+# Raised only once the retry policy has given up: say so, and what follows.
+THROTTLED_HINT = (
+    "Exchange Online was still throttling or unavailable after every retry; nothing was "
+    "changed and the next check tries again. If it persists, look for other tools using "
+    "the Exchange admin API in this tenant: they share its limits."
+)
+
+
 def raise_for(response: Any, cmdlet: str, tenant: str, *, token_renewed: bool = False) -> None:
     """Raise the typed error for a non-2xx answer, with the service's text and the
     request's ``client-request-id`` (what support asks for). ``token_renewed``: the
@@ -242,6 +250,7 @@ def raise_for(response: Any, cmdlet: str, tenant: str, *, token_renewed: bool = 
         cls = ExchangeNotFoundError
     elif status in (429, 503, 504) or CONCURRENCY_MESSAGE in message.lower():
         cls = ExchangeThrottledError
+        full = f"{full.rstrip('.')}. {THROTTLED_HINT}"
     else:
         cls = ExchangeError
     if request_id:

@@ -50,6 +50,57 @@ async def test_a_page_that_is_not_whole_is_could_not_check_and_changes_nothing(
     assert after.status is Status.COMPLIANT and len(after.fixed) == 1  # page 1's rogue, fixed
 
 
+REFUSED = {
+    # fault id: (arm the simulator for `times` answers of page 2 on, what a check that
+    # gives up says). The retry policy is production's, with short waits.
+    "429-with-retry-after": (lambda f, n: f.throttle(n, retry_after=0.2, only_paged=True), "HTTP 429"),
+    "429-without-retry-after": (lambda f, n: f.throttle_without_retry_after(n, only_paged=True), "HTTP 429"),
+    "503": (lambda f, n: f.unavailable(n, 503, only_paged=True), "HTTP 503"),
+    "504": (lambda f, n: f.unavailable(n, 504, only_paged=True), "HTTP 504"),
+    "concurrent-requests": (lambda f, n: f.concurrent_limit(n, only_paged=True), "concurrent"),
+}
+
+
+@pytest.mark.parametrize("fault", list(REFUSED))
+@pytest.mark.usefixtures("quick_retries")
+async def test_a_storm_that_outlasts_the_retries_is_could_not_check_and_changes_nothing(
+    sim, tenant_id, monkeypatch, fault
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    arm, said = REFUSED[fault]
+    arm(sim.faults, 1000)  # more answers than the retries ask for
+    result = await here.check()
+    fired = sum(sim.faults.fired.values())
+    sim.faults.clear()
+    assert fired > 1  # page 2 was asked for again before the check gave up
+    await assert_could_not_check_and_nothing_changed(here, result, said)
+    assert "still throttling or unavailable after every retry" in (result.error or "")
+
+
+@pytest.mark.parametrize("fault", list(REFUSED))
+@pytest.mark.usefixtures("quick_retries")
+async def test_a_short_storm_is_retried_and_the_check_and_its_fix_complete(
+    sim, tenant_id, monkeypatch, fault
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    arm, _ = REFUSED[fault]
+    arm(sim.faults, 2)
+    result = await here.check()
+    assert sum(sim.faults.fired.values()) == 2  # both answers were met, and retried past
+    assert result.status is Status.COMPLIANT and result.mailboxes_scanned == 1500, result.error
+    assert len(result.fixed) == 1 and await here.open_findings() == 0  # page 1's rogue, once
+    assert len([c for c in sim.set_calls if c.status == 200]) == 1
+
+
+async def test_an_empty_403_is_could_not_check_naming_the_grant_and_changes_nothing(
+    sim, tenant_id, monkeypatch
+):
+    here = await drifted(sim, tenant_id, monkeypatch)
+    here.tenant.forbidden = ""  # the role or app role taken away: 403, no body at all
+    result = await here.check()
+    await assert_could_not_check_and_nothing_changed(here, result, "Exchange.ManageAsApp")
+
+
 async def test_a_connection_reset_once_is_retried_and_the_read_completes(sim, tenant_id, monkeypatch):
     here = await drifted(sim, tenant_id, monkeypatch)
     sim.faults.broken_answer("reset", times=1, only_paged=True)
