@@ -221,6 +221,10 @@ async def _invoke(
             ) from None
 
     output = run_cmdlet(tenant, cmdlet, params)
+    # A write is made now; a slow(after_apply=True) rule holds only its answer.
+    await state.faults.hold(
+        service="exchange", cmdlet=cmdlet, paged=skiptoken is not None, tenant=tenant.tenant_id
+    )
     select_raw = query_value(query, "$select")
     size = page_size(request.headers.get("Prefer"))
     objects = output.page(offset, size, parse_select(select_raw))

@@ -159,6 +159,8 @@ async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: An
         tenant=tenant.tenant_id,
         generation=request[RECORD_KEY].generation,  # the $batch request's arrival
     )
+    ran = False  # the cmdlet ran without error: its change is made
+    match: dict[str, Any] = {}  # the fault rules' matching options for this item
     try:
         cmdlet, params = _parse_sub(sub, url, tenant)
         record.cmdlet, record.parameters = cmdlet, params
@@ -172,7 +174,13 @@ async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: An
         if not tenant.exchange_role:
             raise not_allowed(cmdlet)
         skiptoken = query_value(url.query, "$skiptoken")
-        hit = await state.faults.answer(service="exchange", cmdlet=cmdlet, paged=skiptoken is not None)
+        match = {
+            "service": "exchange",
+            "cmdlet": cmdlet,
+            "paged": skiptoken is not None,
+            "tenant": tenant.tenant_id,
+        }
+        hit = await state.faults.answer(**match)
         if hit is not None and not hit.extra:
             raise fault_error(hit)
         try:
@@ -180,6 +188,7 @@ async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: An
         except ValueError:
             raise _transport_error(400, "BadRequest", f"The $skiptoken '{skiptoken}' is not valid.") from None
         output = run_cmdlet(tenant, cmdlet, params)
+        ran = True
         select_raw = query_value(url.query, "$select")
         prefer = next(
             (v for k, v in (item_headers or {}).items() if str(k).lower() == "prefer"),
@@ -199,7 +208,9 @@ async def _one(request: web.Request, state: SimState, tenant: SimTenant, sub: An
     except ExchangeError as err:
         answer = {"id": sub_id, "status": err.status, "body": exchange_error_body(err)}
     record.status = answer["status"]
-    state.recorder.add(record)
+    state.recorder.add(record)  # before any hold: a change made is recorded, answered or not
+    if ran:
+        await state.faults.hold(**match)
     return answer
 
 

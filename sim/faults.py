@@ -44,6 +44,7 @@ class FaultRule:
     service: str = "exchange"
     skip: int = 0  # matching requests still to let through before firing
     tenant: str | None = None  # only this tenant's requests (its GUID, lower case)
+    after_apply: bool = False  # for "slow": wait once the cmdlet has run (its change made), not before
 
     def matches(self, service: str, cmdlet: str | None, paged: bool, tenant: str | None = None) -> bool:
         if self.service != service or (self.only_paged and not paged):
@@ -113,6 +114,7 @@ class Faults:
         message: str | None = None,
         exception_type: str | None = None,
         tenant: str | None = None,
+        after_apply: bool = False,
     ) -> FaultRule:
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 (or None for slow)")
@@ -131,6 +133,7 @@ class Faults:
             service=service,
             skip=after,
             tenant=tenant.lower() if tenant else None,
+            after_apply=after_apply,
         )
         with self._lock:
             self._rules.append(rule)
@@ -142,8 +145,8 @@ class Faults:
     #   after       let this many matching requests through first
     #               (only_paged=True, after=1 -> the 3rd page fails)
     #   service     "exchange"; later Graph modules use their own name
-    #   tenant      (throttle, slow, refuse_token) only this tenant's InvokeCommand requests: one
-    #               faulty tenant among many healthy ones
+    #   tenant      (throttle, slow, refuse_token) only this tenant's InvokeCommand requests and
+    #               $batch items: one faulty tenant among many healthy ones
 
     def throttle(
         self,
@@ -321,11 +324,18 @@ class Faults:
         after: int = 0,
         service: str = "exchange",
         tenant: str | None = None,
+        after_apply: bool = False,
     ) -> FaultRule:
-        """Wait `delay_s` before answering (for client timeouts); times=None: until cleared."""
+        """Wait `delay_s` before answering (for client timeouts); times=None: until cleared.
+
+        By default the wait comes before the handler acts. With ``after_apply`` (Exchange
+        only) the cmdlet runs first, its change made, and the answer waits: a caller
+        killed meanwhile made a write it never heard of. Such a rule counts in ``fired``
+        (and its ``after``/``times``) only once a cmdlet has run without error."""
         return self._arm(
             "slow", times, delay_s=delay_s,
             only_paged=only_paged, cmdlet=cmdlet, service=service, after=after, tenant=tenant,
+            after_apply=after_apply,
         )  # fmt: skip
 
     def latency(self, per_request_ms: float = 0.0, per_kb_ms: float = 0.0) -> None:
@@ -364,14 +374,21 @@ class Faults:
     # -- used by handlers ------------------------------------------------------
 
     def take(
-        self, *, service: str, cmdlet: str | None, paged: bool, tenant: str | None = None
+        self,
+        *,
+        service: str,
+        cmdlet: str | None,
+        paged: bool,
+        tenant: str | None = None,
+        after_apply: bool = False,
     ) -> tuple[float, FaultHit | None]:
-        """Consume matching rules: (delay before answering, failure to answer or None)."""
+        """Consume matching rules: (delay before answering, failure to answer or None).
+        ``after_apply``: only the slow rules that wait once the cmdlet has run."""
         delay = 0.0
         hit: FaultHit | None = None
         with self._lock:
             for rule in list(self._rules):
-                if not rule.matches(service, cmdlet, paged, tenant):
+                if rule.after_apply != after_apply or not rule.matches(service, cmdlet, paged, tenant):
                     continue
                 if rule.skip > 0:
                     rule.skip -= 1
@@ -398,6 +415,15 @@ class Faults:
         if delay > 0:
             await asyncio.sleep(delay)
         return hit
+
+    async def hold(
+        self, *, service: str, cmdlet: str | None, paged: bool = False, tenant: str | None = None
+    ) -> None:
+        """What a handler does once its cmdlet has run: wait out the matching
+        ``slow(after_apply=True)`` rules before answering."""
+        delay, _ = self.take(service=service, cmdlet=cmdlet, paged=paged, tenant=tenant, after_apply=True)
+        if delay > 0:
+            await asyncio.sleep(delay)
 
     def latency_s(self, body_bytes: int) -> float:
         with self._lock:

@@ -9,7 +9,8 @@ import pytest
 
 from sim import SimServer
 from sim.faults import CONCURRENT_LIMIT_MESSAGE
-from tests.sim.exo_http import ExoClient
+from tests.sim.exo_http import ExoClient, http
+from tests.sim.test_sim_batch import batch_headers, batch_url, item
 
 ALL = {"ResultSize": "Unlimited"}
 
@@ -108,6 +109,62 @@ def test_slow(fresh_sim: SimServer, exo: ExoClient) -> None:
     assert exo.invoke("Get-TransportConfig").status == 200
     assert time.perf_counter() - started >= 0.25
     assert fresh_sim.faults.fired == {"slow": 1}
+    assert fresh_sim.faults.pending == []
+
+
+def fired_once(sim: SimServer, kind: str) -> None:
+    deadline = time.monotonic() + 10
+    while sim.faults.fired.get(kind) != 1:
+        assert time.monotonic() < deadline, f"no {kind} fault fired"
+        time.sleep(0.01)
+
+
+def test_slow_after_apply_makes_the_change_then_holds_its_answer(
+    fresh_sim: SimServer, exo: ExoClient
+) -> None:
+    fresh_sim.faults.slow(2, times=1, cmdlet="Set-CASMailbox", after_apply=True)
+    guid = exo.tenant.mailbox_at(3).guid  # seeded with False
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        late = pool.submit(
+            exo.invoke, "Set-CASMailbox", {"Identity": guid, "SmtpClientAuthenticationDisabled": True}
+        )
+        fired_once(fresh_sim, "slow")
+        # Fired once the write is made: a caller killed now never hears of it.
+        assert exo.tenant.mailbox(guid).smtp_auth_disabled is True  # type: ignore[union-attr]
+        assert not late.done()
+        assert late.result().status == 200
+    assert fresh_sim.faults.pending == []
+
+
+def test_slow_after_apply_in_a_batch_records_the_write_before_its_answer(
+    fresh_sim: SimServer, exo: ExoClient
+) -> None:
+    fresh_sim.faults.slow(2, times=1, cmdlet="Set-CASMailbox", after_apply=True, tenant=exo.tenant.tenant_id)
+    guid = exo.tenant.mailbox_at(3).guid
+    body = {
+        "requests": [
+            # Refused (no such mailbox): nothing changed, so nothing held.
+            item(
+                exo,
+                "a",
+                "Set-CASMailbox",
+                {"Identity": "nobody@example.com", "SmtpClientAuthenticationDisabled": True},
+            ),
+            item(exo, "b", "Set-CASMailbox", {"Identity": guid, "SmtpClientAuthenticationDisabled": True}),
+        ]
+    }
+    headers = batch_headers(exo, Prefer="odata.continue-on-error")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        late = pool.submit(http, "POST", batch_url(exo), body=body, headers=headers)
+        fired_once(fresh_sim, "slow")
+        assert [(c.parameters["Identity"], c.status) for c in fresh_sim.set_calls] == [  # type: ignore[index]
+            ("nobody@example.com", 404),
+            (guid, 200),
+        ]
+        assert exo.tenant.mailbox(guid).smtp_auth_disabled is True  # type: ignore[union-attr]
+        assert not late.done()
+        reply = late.result()
+    assert [r["status"] for r in reply.json["responses"]] == [404, 200]
     assert fresh_sim.faults.pending == []
 
 
