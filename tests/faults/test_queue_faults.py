@@ -5,18 +5,10 @@ message after that checks nothing (docs/reliability.md)."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from azure.core.exceptions import ResourceExistsError
 
 from shared.core.fanout import CheckMessage
 from shared.core.model import Status
@@ -27,19 +19,11 @@ from tests.integration.notify_helpers import start_clock
 from tests.integration.queue_host import QueueHost, load_functions, raw_queue
 
 from .drift import drifted
-from .outage import until
+from .queue_worker import enqueue, killed_when
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
-ROOT = Path(__file__).resolve().parents[2]
 HOLD_S = 2  # the dead instance's hold on its message: the host shows it again after this
-
-
-async def enqueue(app_env, text: str) -> None:
-    async with raw_queue(app_env["AzureWebJobsStorage"], app_env["SMTPAUTH_CHECK_QUEUE"]) as queue:
-        with contextlib.suppress(ResourceExistsError):
-            await queue.create_queue()
-        await queue.send_message(base64.b64encode(text.encode()).decode())  # as the timer sends it
 
 
 async def visible(app_env) -> int:
@@ -61,28 +45,13 @@ async def test_a_worker_killed_mid_check_is_completed_once_after_its_lease_expir
     first = CheckMessage(tenant_id, datetime.now(UTC)).to_text()
     await enqueue(app_env, first)
     sim.faults.slow(10, times=1, only_paged=True, tenant=tenant_id)  # the worker dies while page 2 is read
-
-    output = tmp_path / "worker.log"  # a file, not a pipe: nothing can block on it
-    with output.open("wb") as out:
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.faults.queue_worker", str(HOLD_S),
-            cwd=ROOT, env=os.environ.copy(), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        await until(
-            lambda: sim.faults.fired.get("slow") or worker.returncode is not None,
-            60,
-            "the worker reads page 2",
-        )
-        assert worker.returncode is None, output.read_text()
-        worker.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(worker.wait(), 10)
-    finally:
-        if worker.returncode is None:
-            worker.kill()
-            await asyncio.wait_for(worker.wait(), 10)
+    await killed_when(
+        lambda: sim.faults.fired.get("slow"),
+        "the worker reads page 2",
+        hold_s=HOLD_S,
+        output=tmp_path / "worker.log",
+    )
     killed_at = time.time()
-    assert worker.returncode == -signal.SIGKILL and "took " in output.read_text()
     assert sim.set_calls == []  # it died reading: nothing written
     functions = load_functions()
     async with services() as svc:
