@@ -4,17 +4,19 @@ record (docs/reliability.md), and how the next runs settle what it left."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shared.adapters.smtp_auth import SmtpAuthClient
+from shared.core.fanout import CheckMessage
 from shared.core.model import ActionStatus, Status
 from shared.shell.runtime import utc_now
 from shared.store.audit import AuditStore
 from tests.integration.helpers import services
 
 from .drift import Drifted, drifted
+from .queue_worker import enqueue, killed_when
 
 pytestmark = pytest.mark.usefixtures("app_env")
 
@@ -151,3 +153,57 @@ async def test_two_runs_after_a_killed_one_settle_its_intent_once_and_tell_it_fi
     assert [s for s, _, _ in await trail(tenant_id)] == ["settle", "remediation"]
     fixed = [p for p in here.posts() if "Fixed by remediation (1)" in p]
     assert len(fixed) == 1 and ROGUE in fixed[0]
+
+
+@pytest.mark.timeout(60)
+async def test_a_process_killed_after_exchange_applied_its_write_holds_the_lock_until_its_lease_ends(
+    sim, app_env, tenant_id, monkeypatch, tmp_path
+):
+    """A real kill (SIGKILL, a host instance recycled): no ``finally`` runs, so the
+    remediation lock and the check lease stay held until their leases end."""
+    here = await drifted(sim, tenant_id, monkeypatch)
+    # The next tick, after the drifted check (to the microsecond: else a duplicate).
+    await enqueue(app_env, CheckMessage(tenant_id, datetime.now(UTC)).to_text())
+    # Exchange makes the worker's write, then holds its answer while the worker is killed.
+    sim.faults.slow(20, times=1, cmdlet="Set-CASMailbox", tenant=tenant_id, after_apply=True)
+    await killed_when(
+        lambda: sim.faults.fired.get("slow"),
+        "Exchange applies the worker's Set-CASMailbox",
+        hold_s=60,
+        output=tmp_path / "worker.log",
+        within_s=40,
+    )
+    assert len(writes(here)) == 1 and here.tenant.mailbox_at(3).smtp_auth_disabled is True
+    async with services() as svc:
+        (intent,) = await svc.remediator.audit.list(tenant_id)  # the intent, no outcome
+        holder = await svc.remediator.lock.holder(tenant_id)
+        assert await svc.check_lease.holder(tenant_id) is not None  # its check lease too
+        assert len(await svc.history.runs(tenant_id)) == 1  # the drifted check's: no run record
+    assert (intent.source, intent.status, intent.target) == ("remediation", ActionStatus.PLANNED, ROGUE)
+    # The lock row is left as the dead run took it: held, its lease running.
+    assert holder is not None and holder.owner == intent.run_id and holder.expires_at > utc_now()
+
+    posted = len(sim.teams_posts)
+    young = await here.check()  # within the lease: writes nothing, keeps the finding open
+    assert young.status is Status.COMPLIANT and young.fixed == () and len(writes(here)) == 1
+    assert young.remediation is not None and [f.target for f in young.remediation.unsettled] == [ROGUE]
+    assert ROGUE not in [f.target for f in young.diff.resolved] and await here.open_findings() == 1
+    assert not any(ROGUE in p for p in here.posts()[posted:])
+
+    after = await here.check(clock=later(20))  # the lease has ended: settled, told once
+    assert after.status is Status.COMPLIANT and len(writes(here)) == 1  # never written again
+    assert [f.target for f in after.fixed] == [ROGUE] and after.diff.resolved == ()
+    assert await here.open_findings() == 0
+    async with services() as svc:
+        rows = await svc.remediator.audit.list(tenant_id)
+        assert await svc.remediator.lock.holder(tenant_id) is None  # taken over, then released
+    assert [(r.source, r.status, r.target, r.run_id) for r in rows] == [
+        ("settle", ActionStatus.APPLIED, ROGUE, intent.run_id),
+        ("remediation", ActionStatus.PLANNED, ROGUE, intent.run_id),
+    ]
+    assert "read back by run" in rows[0].reason
+
+    await here.check(clock=later(40))  # nothing left to settle, tell or write
+    fixed = [p for p in here.posts() if "Fixed by remediation" in p]
+    assert len(fixed) == 1 and ROGUE in fixed[0] and len(writes(here)) == 1
+    assert len(await trail(tenant_id)) == 2
