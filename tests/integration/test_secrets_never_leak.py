@@ -1,10 +1,12 @@
 """No secret is ever logged or stored: a full demo-like cycle (the timer's fan-out and
 the queue worker, the in-process check with remediation, notifications with a
-failing webhook and a throttled sendMail, the weekly digest) with every log record
+failing webhook and a throttled sendMail, the weekly digest, and a customer tenant
+reached through the federated multi-tenant app) with every log record
 of every logger captured at DEBUG (azure.* included) and every entity of every
 table and every queue message read afterwards. Searched for the secrets the
 simulator and Azurite actually issued: each access token, the managed identity
-header, the webhook's ``sig=``, the storage account key; plus the generic shapes
+header, the webhook's ``sig=``, the storage account key, the client assertion and the
+customer tenant's Entra tokens; plus the generic shapes
 (``Bearer <token>``) in case a token came from somewhere else."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +22,8 @@ import pytest
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
-from shared.core.model import Mode
+from shared.core.model import Mode, Status
+from shared.shell.cycle import run_cycle
 from shared.shell.jobs import scheduled_check, weekly_digest
 from shared.shell.settings import Settings
 from shared.shell.tick import fan_out
@@ -96,7 +100,7 @@ async def stored(app_env: dict[str, str]) -> tuple[int, str]:
 
 
 async def test_no_token_signature_identity_header_or_account_key_is_logged_or_stored(
-    sim, tenant_id, app_env, monkeypatch, every_log_line
+    sim, tenant_id, app_env, monkeypatch, every_log_line, customer_app
 ):
     webhook = sim.add_teams_webhook()
     sig = webhook.rsplit("sig=", 1)[1]
@@ -118,7 +122,20 @@ async def test_no_token_signature_identity_header_or_account_key_is_logged_or_st
 
     await drain_all(app_env["AzureWebJobsStorage"], app_env["SMTPAUTH_CHECK_QUEUE"], load_functions())
     await scheduled_check(Settings.from_env())
-    await weekly_digest(Settings.from_env())
+    digest = await weekly_digest(Settings.from_env())
+    assert any("Weekly SMTP AUTH summary" in s for s in digest.sent), digest
+
+    # A customer tenant: the managed identity's token as the client assertion, Entra's
+    # tokens for that tenant (the sim's CA passed in: aiohttp fixes its trust at import).
+    customer, customer_domain = str(uuid.uuid4()), "customer.onmicrosoft.com"
+    sim.add_tenant(customer, customer_domain).seed(5, overrides={2: False})
+    customer_app.consent(customer, directory_role="Exchange Administrator")
+    async with services(tenant_credential_options=customer_app.options) as svc:
+        policy = notified_policy(customer, customer_domain, mode=Mode.REMEDIATE, grace_hours=0)
+        await svc.desired.put_tenant(policy)
+        (checked,) = (await run_cycle(svc, customer)).results
+    assert checked.status is Status.COMPLIANT and len(checked.fixed) == 1, checked.error
+    assert [r for r in sim.requests if r.cmdlet == "token" and r.tenant == customer], "Entra was asked"
 
     assert [c for c in sim.set_calls if c.status == 200], "remediation wrote to Exchange"
     assert sim.teams_posts and sim.sent_mails, "something was delivered"
