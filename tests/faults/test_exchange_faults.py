@@ -198,3 +198,21 @@ async def test_a_missing_role_401_names_the_role_and_is_not_retried_with_a_new_t
     assert requests and all(r.status == 401 for r in requests)
     sent = [(r.cmdlet, tuple(sorted(r.query.items()))) for r in requests]
     assert len(sent) == len(set(sent)), sent  # each request once: no renewal, no retry
+
+
+async def test_a_token_of_another_tenant_is_refused_by_exchange_and_is_could_not_check(
+    sim, tenant_id, monkeypatch
+):
+    """The identity's tokens come from another directory (a misconfigured home tenant,
+    a proxy's cache): Exchange refuses each with 401, the check says whose it was."""
+    here = await drifted(sim, tenant_id, monkeypatch)
+    other = "7e57a1e0-0000-4000-8000-0000000000aa"
+    sim.identity_tenant = other
+    try:
+        result = await here.check()
+    finally:
+        sim.identity_tenant = tenant_id
+    await assert_could_not_check_and_nothing_changed(here, result, f"issued in tenant '{other}'")
+    refused = [r for r in _exchange_requests(sim) if r.status == 401]
+    assert refused and all(r.token_tenant == other for r in refused)
+    assert len(refused) <= 2  # renewed once at most, never in a loop
