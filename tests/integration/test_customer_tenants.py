@@ -140,6 +140,7 @@ async def test_a_federated_credential_set_up_wrong_fails_at_the_exchange_and_say
         (result,) = await check_tenants(svc)
     assert result.status is Status.ERROR and "AADSTS700213" in result.error
     assert sim.identity_principal_id(UAMI_CLIENT_ID) in result.error  # the subject it presented
+    assert tenant_calls(sim, customer) == []  # no token, so nothing was sent to its Exchange
 
     # The right identity, but the deployment asks for the US Government audience.
     sim.register_app(customer_app.app_id, home_tenant=tenant_id, trusts_client_id=UAMI_CLIENT_ID)
@@ -147,6 +148,8 @@ async def test_a_federated_credential_set_up_wrong_fails_at_the_exchange_and_say
     async with services(tenant_credential_options=customer_app.options) as svc:
         (result,) = await check_tenants(svc)
     assert result.status is Status.ERROR and "AADSTS700212" in result.error
+    assert "api://AzureADTokenExchangeUSGov" in result.error, result.error  # the field to fix
+    assert tenant_calls(sim, customer) == []
 
 
 async def test_each_tenant_has_its_own_credential_and_home_keeps_the_identity(sim, tenant_id, customer_app):
