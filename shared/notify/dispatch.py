@@ -37,6 +37,7 @@ from shared.notify.repeat import as_possible_repeat
 from shared.notify.undelivered import Undelivered, with_undelivered
 from shared.store.outbox import MAX_PAYLOAD_CHARS, OutboxRow, OutboxStore
 from shared.store.runs import HistoryReader
+from shared.store.tables import is_missing_table
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,12 @@ class Notifier:
         for result in results:
             try:
                 queued += await self._queue_result(result, history)
-            except Exception:
+            except Exception as exc:
                 # The check itself stands and other tenants go on; this alert is lost,
-                # so say so loudly (storage down, or a bug).
-                log.exception("tenant %s: could not queue its notification", result.tenant_id)
+                # so say so loudly (storage down, a deleted table, or a bug).
+                deleted = is_missing_table(exc)
+                why = " (a table of the app was deleted; it is created again next run)" if deleted else ""
+                log.exception("tenant %s: could not queue its notification%s", result.tenant_id, why)
         return queued
 
     async def _queue_result(self, result: CheckResult, history: HistoryReader) -> int:

@@ -188,6 +188,8 @@ async def _remediate(
     except Exception as exc:  # an unexpected answer must not cost the check its record
         log.exception("tenant %s: remediation stopped", _shown(policy.tenant_id))
         why = _describe(exc) if isinstance(exc, AzureError) else f"{type(exc).__name__}: {exc}"
+        if is_missing_table(exc):  # the lock's or the audit trail's table
+            why = _table_deleted(why)
         return RemediationOutcome(policy.mode, stopped=why)
 
 
@@ -276,10 +278,7 @@ async def check_tenants(
                 if is_connection_error(exc):  # Exchange's are answered above: this is storage's
                     why = describe(TABLES.format(setting=services.settings.storage.setting), exc)
                 elif is_missing_table(exc):
-                    forget_tables()
-                    why = (
-                        f"a table of the app was deleted while it runs; it is created again next run ({why})"
-                    )
+                    why = _table_deleted(why)
                 # The result keeps the policy, so the failure can still be told to its people.
                 failed = _error_result(
                     load.tenant_id, services.clock(), one_line(why, MAX_NOTE), load.policy, load.recipients
@@ -293,6 +292,11 @@ async def check_tenants(
             return result
 
     return list(await asyncio.gather(*(one(load) for load in loads)))
+
+
+def _table_deleted(why: str) -> str:
+    forget_tables()  # the next runtime of this process creates the tables again
+    return f"a table of the app was deleted while it runs; it is created again next run ({why})"
 
 
 async def _record_failure(services: Services, failed: CheckResult) -> Status | None:

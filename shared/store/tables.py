@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import HttpResponseError, ResourceExistsError
@@ -55,12 +55,15 @@ class StorageLocation(Protocol):
 def service_client(storage: StorageLocation, credential: AsyncTokenCredential) -> TableServiceClient:
     """Azurite or a connection string as given; otherwise the identity-based endpoint
     with the same credential as everything else (no account key anywhere)."""
+    # Every answer passes the hook (the tables' clients share this pipeline): a table
+    # found deleted is created again by the next runtime, whoever met it first.
+    options: dict[str, Any] = {**STORAGE_PIPELINE, "raw_response_hook": forget_deleted_table}
     if storage.connection_string:
-        return TableServiceClient.from_connection_string(storage.connection_string, **STORAGE_PIPELINE)
+        return TableServiceClient.from_connection_string(storage.connection_string, **options)
     if not storage.table_endpoint:
         # StorageSettings.from_env() never builds this; a caller that did made a bug.
         raise ValueError("no table endpoint configured")
-    return TableServiceClient(storage.table_endpoint, credential=credential, **STORAGE_PIPELINE)
+    return TableServiceClient(storage.table_endpoint, credential=credential, **options)
 
 
 # Tables known to exist, per storage endpoint, for the life of the process: a
@@ -81,8 +84,28 @@ async def ensure_tables(service: TableServiceClient, names: TableNames) -> None:
 
 def is_missing_table(exc: BaseException) -> bool:
     """Table Storage said a table of the app does not exist (someone deleted it)."""
-    # A batch (TableTransactionError) says it in its error code too, with another class.
-    return isinstance(exc, HttpResponseError) and getattr(exc, "error_code", None) == "TableNotFound"
+    # A batch (TableTransactionError) says it in its error code too, with another class;
+    # an entity write's error may carry it only in its answer's header.
+    if not isinstance(exc, HttpResponseError):
+        return False
+    if getattr(exc, "error_code", None) == "TableNotFound":
+        return True
+    response: Any = exc.response
+    return response is not None and _says_table_not_found(response.status_code, response.headers)
+
+
+def forget_deleted_table(response: Any) -> None:
+    """azure-core's raw response hook: Table Storage answered that a table does not
+    exist. The error is the caller's to handle (the lock, audit and outbox code each
+    stop safely); this only makes sure the tables are created again next run, instead
+    of every run of this worker failing the same way until it restarts."""
+    http = response.http_response
+    if _says_table_not_found(http.status_code, http.headers):
+        forget_tables()
+
+
+def _says_table_not_found(status: int, headers: Any) -> bool:
+    return status == 404 and headers.get("x-ms-error-code") == "TableNotFound"
 
 
 def forget_tables() -> None:

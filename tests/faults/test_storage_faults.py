@@ -69,25 +69,49 @@ async def test_storage_stopped_mid_run_writes_nothing_to_exchange_and_the_next_r
     assert "fixed" in told.lower(), told
 
 
-@pytest.mark.parametrize("table", ["Runs", "Audit"])
+DELETED = "a table of the app was deleted while it runs; it is created again next run"
+
+
+@pytest.mark.parametrize("table", ["Runs", "Audit", "Locks", "Findings", "Outbox"])
 async def test_a_table_deleted_under_a_running_app_is_created_again_and_nothing_is_lost(
-    sim, tenant_id, monkeypatch, app_env, table
+    sim, tenant_id, monkeypatch, app_env, table, caplog
 ):
     here = await drifted(sim, tenant_id, monkeypatch)
     name = app_env["SMTPAUTH_TABLE_PREFIX"] + table
     async with TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]) as service:
         await service.delete_table(name)
     result = await here.check()
+    writes = len([c for c in sim.set_calls if c.status == 200])
     if table == "Audit":  # remediation's guard: no audit row, no write
-        assert result.status is Status.DRIFT and sim.set_calls == []
+        assert result.status is Status.DRIFT and writes == 0
         assert "audit trail unavailable" in result.remediation.results[0].reason
         assert await here.open_findings() == 2 - 1  # page 2's rogue resolved; page 1's still open
+    elif table == "Locks":  # no lock, no remediation: stopped, saying why
+        assert result.status is Status.DRIFT and writes == 0
+        assert DELETED in result.remediation.stopped
+    elif table == "Outbox":  # checked, fixed and recorded; its message could not be kept
+        assert result.status is Status.COMPLIANT and writes == 1
+        assert "could not queue its notification (a table of the app was deleted" in caplog.text
     else:  # the fix was made and audited; the run could not be recorded, and says why
-        assert result.status is Status.ERROR and "table of the app was deleted" in result.error
+        assert result.status is Status.ERROR and DELETED in result.error
         assert "\n" not in result.error
     # The same process (its tables were "known to exist"): created again, and recorded.
     after = await here.check()
     assert after.status is Status.COMPLIANT
     async with TableServiceClient.from_connection_string(app_env["AzureWebJobsStorage"]) as service:
         rows = [e async for e in service.get_table_client(name).list_entities()]
-    assert rows  # written again
+    if table in ("Runs", "Audit"):  # written again (the others hold nothing by now)
+        assert rows
+    assert len([c for c in sim.set_calls if c.status == 200]) == 1  # one fix, never repeated
+    assert await here.open_findings() == 0
+    rogue = "• user00003@faults.onmicrosoft.com · "
+    told_done = [
+        line
+        for post in here.posts()
+        for line in post.splitlines()
+        if line.startswith(rogue) and ("resolved" in line or "done and read back" in line)
+    ]
+    # Its end told once, not once per run. Not told: the message the deleted outbox
+    # could not keep, and a fix whose run could not be recorded once the open findings
+    # it would resolve were deleted (the audit trail has it).
+    assert len(told_done) == (0 if table in ("Outbox", "Findings") else 1), here.posts()
