@@ -17,58 +17,60 @@ from shared.core.limits import DEFAULT_TOKEN_EXCHANGE_AUDIENCE
 CLI = "smtp-auth-guard"
 
 
+def _arg(text: str, placeholder: str) -> str:
+    """One shell argument. Text with a control or bidi character (a key typed into
+    Table Storage can hold one) would make the command read otherwise than it runs:
+    the placeholder stands in for it."""
+    return shlex.quote(text) if text.isprintable() else placeholder
+
+
 def exception_add(tenant: str, mailbox: str = "ADDRESS", expires: date | None = None) -> str:
     """``expires`` None: the placeholder YYYY-MM-DD (REASON, APPROVER and TICKET always are)."""
-    q = shlex.quote
-    target = mailbox if mailbox == "ADDRESS" else q(mailbox)
     until = expires.isoformat() if expires else "YYYY-MM-DD"
     return (
-        f"{CLI} exception add --tenant {q(tenant)} --mailbox {target} "
+        f"{CLI} exception add --tenant {_arg(tenant, 'TENANT')} --mailbox {_arg(mailbox, 'ADDRESS')} "
         # --ticket is optional to the CLI, but an approval an auditor can trace has one.
         f"--reason REASON --approver APPROVER --ticket TICKET --expires {until}"
     )
 
 
 def exception_remove(tenant: str, mailbox: str = "ADDRESS") -> str:
-    target = mailbox if mailbox == "ADDRESS" else shlex.quote(mailbox)
-    return f"{CLI} exception remove --tenant {shlex.quote(tenant)} --mailbox {target}"
+    return f"{CLI} exception remove --tenant {_arg(tenant, 'TENANT')} --mailbox {_arg(mailbox, 'ADDRESS')}"
 
 
 def exception_list(tenant: str) -> str:
-    return f"{CLI} exception list --tenant {shlex.quote(tenant)}"
+    return f"{CLI} exception list --tenant {_arg(tenant, 'TENANT')}"
 
 
 def tenant_add(tenant: str = "TENANT") -> str:
-    target = tenant if tenant == "TENANT" else shlex.quote(tenant)
-    return f"{CLI} tenant add --tenant {target} --domain DOMAIN"
+    return f"{CLI} tenant add --tenant {_arg(tenant, 'TENANT')} --domain DOMAIN"
 
 
 def tenant_onboard(tenant: str = "TENANT") -> str:
-    target = tenant if tenant == "TENANT" else shlex.quote(tenant)
-    return f"{CLI} tenant onboard --tenant {target} --domain DOMAIN"
+    return f"{CLI} tenant onboard --tenant {_arg(tenant, 'TENANT')} --domain DOMAIN"
 
 
 def tenant_verify(tenant: str) -> str:
-    return f"{CLI} tenant verify --tenant {shlex.quote(tenant)}"
+    return f"{CLI} tenant verify --tenant {_arg(tenant, 'TENANT')}"
 
 
 def tenant_set(tenant: str, options: str = "OPTION ...") -> str:
     """``options`` is a literal the caller writes (e.g. ``--notify-email ADDRESS``)."""
-    return f"{CLI} tenant set --tenant {shlex.quote(tenant)} {options}"
+    return f"{CLI} tenant set --tenant {_arg(tenant, 'TENANT')} {options}"
 
 
 def tenant_show(tenant: str) -> str:
-    return f"{CLI} tenant show --tenant {shlex.quote(tenant)}"
+    return f"{CLI} tenant show --tenant {_arg(tenant, 'TENANT')}"
 
 
 def check(tenant: str | None = None, *, json: bool = False) -> str:
-    return (
-        f"{CLI} check" + (f" --tenant {shlex.quote(tenant)}" if tenant else "") + (" --json" if json else "")
-    )
+    # A tenant that cannot be named as itself: a check of all shows its error too.
+    named = f" --tenant {shlex.quote(tenant)}" if tenant and tenant.isprintable() else ""
+    return f"{CLI} check{named}" + (" --json" if json else "")
 
 
 def audit(tenant: str) -> str:
-    return f"{CLI} audit --tenant {shlex.quote(tenant)}"
+    return f"{CLI} audit --tenant {_arg(tenant, 'TENANT')}"
 
 
 # -- a customer tenant's admin consent (docs/tenants.md) ---------------------------

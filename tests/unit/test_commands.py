@@ -100,3 +100,15 @@ def test_every_cli_hint_comes_from_the_builder():
     assert commands.check("t1", json=True) == "smtp-auth-guard check --tenant t1 --json"
     assert commands.audit("t 1") == "smtp-auth-guard audit --tenant 't 1'"
     assert commands.tenant_add() == "smtp-auth-guard tenant add --tenant TENANT --domain DOMAIN"
+
+
+@pytest.mark.parametrize("hidden", ["moc.oc\u202etnetnoc", "a\nb", "x\x1b[0m", "a\u200fb"])
+def test_tenant_text_that_would_not_show_as_itself_is_never_put_in_a_command(hidden):
+    # A key typed into Table Storage can hold a bidi override or a control: in a
+    # command it would read otherwise than it runs.
+    assert commands.check(hidden) == f"{commands.CLI} check"
+    assert commands.exception_list(hidden) == f"{commands.CLI} exception list --tenant TENANT"
+    assert commands.exception_remove(GUID, hidden).endswith(f"--tenant {GUID} --mailbox ADDRESS")
+    assert (
+        commands.check("contoso.onmicrosoft.com") == f"{commands.CLI} check --tenant contoso.onmicrosoft.com"
+    )
