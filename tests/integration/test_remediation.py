@@ -373,3 +373,19 @@ async def test_evidence_is_read_with_the_tenants_credential_whatever_the_home_te
         (result,) = await check_tenants(svc)
     assert statuses(result) == {tenant.mailbox_at(1).address: ActionStatus.APPLIED}
     assert len([r for r in sim.requests if r.cmdlet == "signIns"]) == 1
+
+
+async def test_a_run_that_finds_the_lock_held_writes_nothing_and_says_why(sim, tenant_id):
+    """Two remediating runs of one tenant (the timer's and a CLI check): the one that
+    does not get the lock holds every change, with the reason, and writes nothing."""
+    domain = "locked.onmicrosoft.com"
+    tenant = seeded(sim, tenant_id, domain, overrides={3: False, 4: False})
+    async with services() as svc:
+        await monitor(svc, tenant_id, domain, **REMEDIATE)
+        assert await svc.remediator.lock.acquire(tenant_id, "the-other-run", datetime.now(UTC))
+        (result,) = await check_tenants(svc)
+    assert sets(sim, tenant_id) == []
+    reasons = {r.action.target: (r.status, r.reason) for r in result.remediation.results}
+    held = (ActionStatus.HELD, "another run is remediating this tenant (lock held)")
+    assert reasons == {tenant.mailbox_at(3).address: held, tenant.mailbox_at(4).address: held}
+    assert result.status is Status.DRIFT
