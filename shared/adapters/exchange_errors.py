@@ -220,11 +220,12 @@ REFUSED_AGAIN_HINT = (
 )
 
 
-# Raised only once the retry policy has given up: say so, and what follows.
+# Raised only once the retry policy has given up: say so, and what follows. (Not
+# "nothing was changed": a write that got a 504 may have been made.)
 THROTTLED_HINT = (
-    "Exchange Online was still throttling or unavailable after every retry; nothing was "
-    "changed and the next check tries again. If it persists, look for other tools using "
-    "the Exchange admin API in this tenant: they share its limits."
+    "Exchange Online was still throttling or unavailable after every retry; the next "
+    "check tries again. If it persists, look for other tools using the Exchange admin "
+    "API in this tenant: they share its limits."
 )
 
 
