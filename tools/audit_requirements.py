@@ -99,8 +99,9 @@ def judge(
 
 
 def main(argv: Sequence[str] = (), env: Mapping[str, str] = os.environ) -> int:
-    pinned = pins(REQUIREMENTS.read_text())
-    name, version = first_pin(REQUIREMENTS.read_text())
+    text = REQUIREMENTS.read_text()
+    pinned = pins(text)
+    name, version = first_pin(text)
     if not data_reachable(name, version):
         if env.get("SMTPAUTH_AUDIT_REQUIRED", "").strip() == "1":
             print(

@@ -295,7 +295,9 @@ async def check_tenants(
 
 
 def _table_deleted(why: str) -> str:
-    forget_tables()  # the next runtime of this process creates the tables again
+    # The tables' response hook forgets on a plain 404; a transaction's answer says it
+    # only inside (TableTransactionError), so the caller that reads it forgets too.
+    forget_tables()
     return f"a table of the app was deleted while it runs; it is created again next run ({why})"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 
 import pytest
 
@@ -62,12 +63,10 @@ def test_unreachable_data_is_skipped_unless_the_audit_is_required(monkeypatch, c
 
 @pytest.mark.parametrize("stdout", ["", "Traceback (most recent call last):"])
 def test_output_that_is_not_a_report_fails(monkeypatch, capsys, stdout):
-    class Done:
-        returncode, stderr = 1, "pip-audit: could not resolve"
-
-    Done.stdout = stdout
+    # pip-audit itself needs PyPI's API: what it printed is given, the verdict is tested.
+    done = subprocess.CompletedProcess([], 1, stdout=stdout, stderr="pip-audit: could not resolve")
     monkeypatch.setattr(audit_requirements, "data_reachable", lambda name, version: True)
-    monkeypatch.setattr(audit_requirements.subprocess, "run", lambda *a, **k: Done())
+    monkeypatch.setattr(audit_requirements.subprocess, "run", lambda *a, **k: done)
     assert audit_requirements.main(env={}) == 1
     assert "could not resolve" in capsys.readouterr().err
 
